@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/firebreak-aiops/firebreak/collectors/workload"
+)
+
+// runDemo drives the built-in shop workload through the real remote_write
+// endpoint until ctx ends, and tells the user what to open.
+func runDemo(ctx context.Context, cfg runConfig, addr string, log *slog.Logger) {
+	base := "http://" + addr
+	shop := workload.NewShop(cfg.demoFactor, cfg.demoDay, uint64(time.Now().UnixNano()), time.Now())
+	sender := workload.NewSender(base + "/api/v1/write")
+
+	q := url.QueryEscape("SELECT metric_name, count() AS points, round(avg(value), 3) AS avg FROM samples GROUP BY metric_name ORDER BY metric_name")
+	fmt.Fprintf(os.Stderr, `
+Firebreak demo is running: a small online shop (%v, %d instances each, %d series)
+sends a point per series every %s through Prometheus remote_write; one simulated day lasts %s.
+
+Open:
+  %s/healthz
+  %s/metrics
+  %s/api/v1/series?match[]={service="checkout"}
+  %s/api/v1/sql?query=%s
+
+Stop with Ctrl-C (data stays in %s).
+
+`, workload.Services(), cfg.demoFactor, shop.SeriesCount(), cfg.demoRate, cfg.demoDay,
+		base, base, base, base, q, cfg.dataDir)
+
+	t := time.NewTicker(cfg.demoRate)
+	defer t.Stop()
+	sent := 0
+	for {
+		if err := sender.Send(ctx, shop.Sample(time.Now())); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Warn("demo workload: send failed", "err", err)
+		} else {
+			sent += shop.SeriesCount()
+			if sent%(shop.SeriesCount()*60) == 0 {
+				log.Info("demo workload", "samples_sent", sent)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/firebreak-aiops/firebreak/collectors/ingest"
+	"github.com/firebreak-aiops/firebreak/collectors/remotewrite"
+	"github.com/firebreak-aiops/firebreak/pipeline/broker"
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
+	"github.com/firebreak-aiops/firebreak/pipeline/queryapi"
+	"github.com/firebreak-aiops/firebreak/pipeline/records"
+	"github.com/firebreak-aiops/firebreak/pipeline/schema"
+	"github.com/firebreak-aiops/firebreak/pipeline/store"
+	"github.com/firebreak-aiops/firebreak/pipeline/store/chdb"
+	"github.com/firebreak-aiops/firebreak/pipeline/store/chserver"
+	"github.com/firebreak-aiops/firebreak/pipeline/writer"
+)
+
+const defaultKafkaRetention = 24 * time.Hour
+
+// runConfig is everything `firebreak run` and `firebreak demo` take.
+type runConfig struct {
+	dataDir        string
+	httpAddr       string
+	kafkaBrokers   listFlag
+	brokerListen   string
+	partitions     int
+	kafkaRetention time.Duration
+	clickhouseDSN  string
+	retentionDays  int
+	maxBodyBytes   int64
+	batchRows      int
+	batchWait      time.Duration
+	sqlMaxRows     int64
+	sqlTimeout     time.Duration
+	logLevel       string
+	pprof          bool
+
+	demoDay    time.Duration
+	demoRate   time.Duration
+	demoFactor int
+}
+
+func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
+	fs.StringVar(&c.dataDir, "data-dir", "firebreak-data", "where the embedded broker (DIR/kafka) and ClickHouse engine (DIR/clickhouse) keep their data")
+	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8480", "host:port of the HTTP server: collectors, query API, /healthz, /metrics")
+	fs.Var(&c.kafkaBrokers, "kafka-brokers", "external Kafka bootstrap brokers, comma-separated; empty starts the embedded broker")
+	fs.StringVar(&c.brokerListen, "broker-listen", "127.0.0.1:19092", "host:port of the embedded broker (ignored with --kafka-brokers); port 0 picks a free one")
+	fs.IntVar(&c.partitions, "partitions", 8, "partitions of each data topic when firebreak creates it; writers and detectors scale up to this many processes")
+	fs.DurationVar(&c.kafkaRetention, "kafka-retention", defaultKafkaRetention, "how long data topics keep records (retention.ms at creation)")
+	fs.StringVar(&c.clickhouseDSN, "clickhouse-dsn", "", "ClickHouse server, e.g. clickhouse://user:pass@host:9000/firebreak; empty uses the embedded engine (chDB)")
+	fs.IntVar(&c.retentionDays, "retention-days", 30, "TTL of raw samples in ClickHouse, in days")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 32<<20, "largest compressed request body collectors accept (413 beyond)")
+	fs.IntVar(&c.batchRows, "batch-rows", 200_000, "writer: insert when a batch reaches this many rows")
+	fs.DurationVar(&c.batchWait, "batch-wait", 500*time.Millisecond, "writer: insert a non-empty batch at the latest this long after its first record")
+	fs.Int64Var(&c.sqlMaxRows, "sql-max-rows", 100_000, "read API: most rows one query may return (the query fails beyond)")
+	fs.DurationVar(&c.sqlTimeout, "sql-timeout", 30*time.Second, "read API: longest a query may run")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
+	if demo {
+		fs.DurationVar(&c.demoDay, "demo-day", 10*time.Minute, "demo: wall-clock length of one simulated day (daily seasonality compressed in time)")
+		fs.DurationVar(&c.demoRate, "demo-interval", 5*time.Second, "demo: interval between points of every demo series")
+		fs.IntVar(&c.demoFactor, "demo-instances", 3, "demo: instances per service")
+	}
+}
+
+func topicSpecs(partitions int, retention time.Duration) []bus.TopicSpec {
+	ret := map[string]string{"retention.ms": strconv.FormatInt(retention.Milliseconds(), 10)}
+	return []bus.TopicSpec{
+		{Name: records.TopicMetrics, Partitions: partitions, Configs: ret},
+		{Name: records.TopicDeadLetter, Partitions: 1, Configs: map[string]string{"retention.ms": strconv.FormatInt((7 * 24 * time.Hour).Milliseconds(), 10)}},
+	}
+}
+
+func cmdRun(ctx context.Context, args []string, demo bool) error {
+	name := "run"
+	summary := "firebreak run: every stage in one process (embedded broker and engine unless told otherwise)."
+	if demo {
+		name = "demo"
+		summary = "firebreak demo: firebreak run plus a built-in workload (a small online shop) sent through remote_write."
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	var cfg runConfig
+	cfg.register(fs, demo)
+	fs.Usage = usageFor(fs, summary)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	return run(ctx, cfg, demo, log)
+}
+
+// run assembles the process and blocks until ctx is cancelled, then shuts
+// every stage down in order: stop accepting, drain the writer, close the
+// store and the broker.
+func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Kafka: embedded broker unless brokers are given.
+	brokers := []string(cfg.kafkaBrokers)
+	if len(brokers) == 0 {
+		b, err := broker.Start(broker.Config{DataDir: filepath.Join(cfg.dataDir, "kafka"), Listen: cfg.brokerListen, Logger: log})
+		if err != nil {
+			return fmt.Errorf("%w (is another firebreak running? pick another --broker-listen)", err)
+		}
+		defer b.Close()
+		brokers = []string{b.Addr()}
+	}
+	setupCtx, cancelSetup := context.WithTimeout(ctx, time.Minute)
+	defer cancelSetup()
+	if err := bus.EnsureTopics(setupCtx, brokers, topicSpecs(cfg.partitions, cfg.kafkaRetention)); err != nil {
+		return fmt.Errorf("%w: is Kafka reachable at %v?", err, brokers)
+	}
+
+	// ClickHouse: embedded chDB unless a server DSN is given.
+	limits := store.Limits{MaxResultRows: cfg.sqlMaxRows, MaxExecutionSecs: cfg.sqlTimeout.Seconds()}
+	var st store.Store
+	if cfg.clickhouseDSN != "" {
+		s, err := chserver.Open(setupCtx, cfg.clickhouseDSN, limits)
+		if err != nil {
+			return fmt.Errorf("open ClickHouse server: %w", err)
+		}
+		st = s
+	} else {
+		lib, err := locateOrFetch(ctx, demo)
+		if err != nil {
+			return err
+		}
+		dir, err := filepath.Abs(filepath.Join(cfg.dataDir, "clickhouse"))
+		if err != nil {
+			return err
+		}
+		s, err := chdb.Open(chdb.Config{LibPath: lib, DataDir: dir, Limits: limits})
+		if err != nil {
+			return fmt.Errorf("open embedded ClickHouse in %s: %w", dir, err)
+		}
+		st = s
+	}
+	defer st.Close()
+	if err := schema.Migrate(setupCtx, st, schema.Options{RetentionDays: cfg.retentionDays}, log); err != nil {
+		return err
+	}
+
+	producer := bus.NewProducer(brokers, "firebreak-collector")
+	defer producer.Close()
+	parts := newPartitionCache(brokers, log)
+	if err := parts.refresh(setupCtx, records.TopicMetrics); err != nil {
+		return err
+	}
+
+	// Stages.
+	ingestMetrics := ingest.NewMetrics(reg)
+	rw := remotewrite.New(remotewrite.Config{MaxBodyBytes: cfg.maxBodyBytes}, producer, parts.get, ingestMetrics)
+	w := writer.New(writer.Config{Brokers: brokers, MaxBatchRows: cfg.batchRows, MaxBatchWait: cfg.batchWait},
+		st, producer, reg, log)
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/write", rw)
+	mux.Handle("/api/v1/write", rw) // other methods: 405 with a reason
+	queryapi.New(st, log).Register(mux)
+	health := &healthChecker{brokers: brokers, store: st, writer: w}
+	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(rw, "firebreak %s\n\nPOST /api/v1/write  Prometheus remote_write\nGET  /api/v1/sql?query=…  read-only SQL\nGET  /api/v1/series?match[]=…\nGET  /api/v1/query_range?match=…&start=…&end=…&step=…\nGET  /healthz\nGET  /metrics\n", version)
+	})
+
+	if cfg.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --http-addr %s: %w", cfg.httpAddr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	stageCtx, cancelStages := context.WithCancel(context.Background())
+	defer cancelStages()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := w.Run(stageCtx); err != nil {
+			errc <- fmt.Errorf("writer: %w", err)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		parts.loop(stageCtx, records.TopicMetrics)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	addr := ln.Addr().String()
+	log.Info("firebreak ready", "http", addr, "kafka", brokers, "store", st.Kind(), "data_dir", cfg.dataDir)
+	if demo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runDemo(stageCtx, cfg, addr, log)
+		}()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: stop accepting, drain the writer, close the store")
+	case runErr = <-errc:
+		log.Error("stage failed, shutting down", "err", runErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	srv.Shutdown(shutdownCtx)
+	cancel()
+	cancelStages()
+	wg.Wait()
+	log.Info("shutdown complete")
+	return runErr
+}
+
+// partitionCache keeps each topic's partition count fresh for collectors.
+type partitionCache struct {
+	brokers []string
+	log     *slog.Logger
+	mu      sync.RWMutex
+	counts  map[string]int
+}
+
+func newPartitionCache(brokers []string, log *slog.Logger) *partitionCache {
+	return &partitionCache{brokers: brokers, log: log, counts: map[string]int{}}
+}
+
+func (p *partitionCache) get(topic string) int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.counts[topic]
+}
+
+func (p *partitionCache) refresh(ctx context.Context, topic string) error {
+	n, err := bus.PartitionCount(ctx, p.brokers, topic)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.counts[topic] = n
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *partitionCache) loop(ctx context.Context, topic string) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := p.refresh(ctx, topic); err != nil && ctx.Err() == nil {
+				p.log.Warn("refreshing partition count", "topic", topic, "err", err)
+			}
+		}
+	}
+}
+
+// healthChecker answers /healthz: 200 only when the broker answers, the store
+// answers and the writer's inserts succeed.
+type healthChecker struct {
+	brokers []string
+	store   store.Store
+	writer  *writer.Writer
+}
+
+func (h *healthChecker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	status := map[string]string{"broker": "ok", "store": "ok", "writer": "ok"}
+	ok := true
+	if err := bus.Reachable(ctx, h.brokers); err != nil {
+		status["broker"] = "unreachable: " + err.Error()
+		ok = false
+	}
+	if err := h.store.Ping(ctx); err != nil {
+		status["store"] = "unavailable: " + err.Error()
+		ok = false
+	}
+	if !h.writer.Healthy() {
+		status["writer"] = "inserts failing; retrying with backoff (see firebreak_writer_insert_errors_total)"
+		ok = false
+	}
+	status["store_kind"] = h.store.Kind()
+	status["version"] = version
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(status)
+}

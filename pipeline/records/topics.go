@@ -1,0 +1,35 @@
+// Package records defines what travels on Firebreak's Kafka topics: the topic
+// names, one record type per topic, and its versioned binary encoding.
+// Encoders and decoders live beside each type; every stage that reads or
+// writes a topic goes through them.
+package records
+
+// Topic names. Every record of a data topic carries points of exactly one
+// partition (see Partition), so partition-local state never needs another
+// partition's data.
+const (
+	TopicMetrics    = "firebreak.metrics"
+	TopicDeadLetter = "firebreak.deadletter"
+)
+
+// DataTopics are the topics the writer stores in ClickHouse.
+var DataTopics = []string{TopicMetrics}
+
+// Dead-letter record headers: where the record came from and why it failed.
+const (
+	HeaderSourceTopic     = "firebreak-source-topic"
+	HeaderSourcePartition = "firebreak-source-partition"
+	HeaderSourceOffset    = "firebreak-source-offset"
+	HeaderError           = "firebreak-error"
+)
+
+// Partition maps a series (stream, service) id to a partition. Producers
+// group points by it and key each record with the id of one of its series;
+// the producer's balancer applies the same function to the key, so every
+// point of a series lands in one partition.
+func Partition(id uint64, partitions int) int {
+	if partitions <= 1 {
+		return 0
+	}
+	return int(id % uint64(partitions))
+}

@@ -1,0 +1,153 @@
+// Package schema owns Firebreak's ClickHouse schema: versioned, idempotent
+// migrations applied in order at start-up by whoever owns the store. The same
+// statements run on the embedded engine and on a server; Options only change
+// retention and, for clusters, the table engines.
+package schema
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/firebreak-aiops/firebreak/pipeline/store"
+)
+
+// Options parametrize the migrations.
+type Options struct {
+	// RetentionDays is the TTL of raw data (samples). Default 30.
+	RetentionDays int
+	// RollupRetentionDays is the TTL of the 1-minute rollup. Default 400.
+	RollupRetentionDays int
+}
+
+func (o Options) withDefaults() Options {
+	if o.RetentionDays <= 0 {
+		o.RetentionDays = 30
+	}
+	if o.RollupRetentionDays <= 0 {
+		o.RollupRetentionDays = 400
+	}
+	return o
+}
+
+// Migration is one step of the schema. Statements must be idempotent
+// (IF NOT EXISTS) so a crash between a statement and the version record
+// only repeats harmless work.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements func(o Options) []string
+}
+
+// Migrations are applied in order; never edit a released one, add another.
+var Migrations = []Migration{
+	{1, "samples, series and the 1-minute rollup", samplesV1},
+}
+
+func samplesV1(o Options) []string {
+	return []string{
+		// Dedup by content: (metric_name, series_id, time) is the sort key, so
+		// a replayed or re-sent point collapses into one row on merge, and
+		// the samples view reads FINAL so analysts never see the duplicate.
+		`CREATE TABLE IF NOT EXISTS samples_data (
+			metric_name LowCardinality(String),
+			series_id UInt64,
+			time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+			value Float64 CODEC(Gorilla, ZSTD(1))
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toDate(time)
+		ORDER BY (metric_name, series_id, time)
+		TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.RetentionDays) + ` DAY`,
+
+		`CREATE TABLE IF NOT EXISTS series (
+			series_id UInt64,
+			metric_name LowCardinality(String),
+			labels Map(LowCardinality(String), String),
+			last_seen DateTime64(3, 'UTC')
+		) ENGINE = ReplacingMergeTree(last_seen)
+		ORDER BY series_id`,
+
+		// Analysts' view: one row per point with its labels, deduplicated.
+		`CREATE VIEW IF NOT EXISTS samples AS
+		SELECT d.time AS time, d.series_id AS series_id, d.metric_name AS metric_name,
+		       s.labels AS labels, d.value AS value
+		FROM samples_data AS d FINAL
+		LEFT JOIN (SELECT series_id, labels FROM series FINAL) AS s USING (series_id)`,
+
+		`CREATE TABLE IF NOT EXISTS samples_1m (
+			metric_name LowCardinality(String),
+			series_id UInt64,
+			minute DateTime('UTC'),
+			count SimpleAggregateFunction(sum, UInt64),
+			sum SimpleAggregateFunction(sum, Float64),
+			min SimpleAggregateFunction(min, Float64),
+			max SimpleAggregateFunction(max, Float64),
+			last AggregateFunction(argMax, Float64, DateTime64(3, 'UTC'))
+		) ENGINE = AggregatingMergeTree
+		PARTITION BY toYYYYMM(minute)
+		ORDER BY (metric_name, series_id, minute)
+		TTL minute + INTERVAL ` + fmt.Sprint(o.RollupRetentionDays) + ` DAY`,
+
+		`CREATE MATERIALIZED VIEW IF NOT EXISTS samples_1m_mv TO samples_1m AS
+		SELECT metric_name, series_id, toStartOfMinute(time) AS minute,
+		       count() AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
+		       argMaxState(value, time) AS last
+		FROM samples_data
+		GROUP BY metric_name, series_id, minute`,
+	}
+}
+
+// Latest is the newest schema version this build knows.
+func Latest() int { return Migrations[len(Migrations)-1].Version }
+
+// Migrate brings the store to the newest version and applies the retention
+// options (TTL changes are metadata-only: existing parts are not rewritten).
+func Migrate(ctx context.Context, s store.Store, opts Options, log *slog.Logger) error {
+	opts = opts.withDefaults()
+	if err := s.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version UInt32, name String, applied_at DateTime64(3, 'UTC')
+	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	res, err := s.Query(ctx, `SELECT max(version) FROM schema_migrations FINAL`, store.QueryOptions{})
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	current := 0
+	if len(res.Rows) == 1 {
+		fmt.Sscan(fmt.Sprint(res.Rows[0][0]), &current)
+	}
+	if current > Latest() {
+		return fmt.Errorf("store schema is version %d, newer than this build's %d: upgrade firebreak", current, Latest())
+	}
+	for _, m := range Migrations {
+		if m.Version <= current {
+			continue
+		}
+		log.Info("applying schema migration", "version", m.Version, "name", m.Name)
+		for _, stmt := range m.Statements(opts) {
+			if err := s.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %d (%s): %w\nstatement: %s", m.Version, m.Name, err, oneLine(stmt))
+			}
+		}
+		now := time.Now().UTC().Format("2006-01-02 15:04:05.000")
+		if err := s.Exec(ctx, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', '%s')`,
+			m.Version, strings.ReplaceAll(m.Name, "'", "''"), now)); err != nil {
+			return fmt.Errorf("record migration %d: %w", m.Version, err)
+		}
+	}
+	ttl := []string{
+		fmt.Sprintf(`ALTER TABLE samples_data MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.RetentionDays),
+		fmt.Sprintf(`ALTER TABLE samples_1m MODIFY TTL minute + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.RollupRetentionDays),
+	}
+	for _, stmt := range ttl {
+		if err := s.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("apply retention: %w", err)
+		}
+	}
+	return nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,408 @@
+// Package writer is the only stage that writes ClickHouse: a Kafka consumer
+// group that turns records into batched inserts and commits offsets only
+// after the store acknowledged them (at-least-once; the schema's content
+// keys make a replay invisible). Undecodable records go to the dead-letter
+// topic and never block their partition.
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/firebreak-aiops/firebreak/pipeline/records"
+	"github.com/firebreak-aiops/firebreak/pipeline/store"
+)
+
+// Config tunes the writer.
+type Config struct {
+	Brokers []string
+	// GroupID is the consumer group; writers sharing it split partitions.
+	GroupID string
+	Topics  []string
+	// MaxBatchRows flushes a batch at this many rows. Default 200,000.
+	MaxBatchRows int
+	// MaxBatchWait flushes a non-empty batch this long after its first
+	// record. Default 500 ms.
+	MaxBatchWait time.Duration
+	// SeriesRefresh re-writes a series row (refreshing last_seen) at most
+	// this often. Default 1 h.
+	SeriesRefresh time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.GroupID == "" {
+		c.GroupID = "firebreak-writer"
+	}
+	if len(c.Topics) == 0 {
+		c.Topics = records.DataTopics
+	}
+	if c.MaxBatchRows <= 0 {
+		c.MaxBatchRows = 200_000
+	}
+	if c.MaxBatchWait <= 0 {
+		c.MaxBatchWait = 500 * time.Millisecond
+	}
+	if c.SeriesRefresh <= 0 {
+		c.SeriesRefresh = time.Hour
+	}
+	return c
+}
+
+// DeadLetterSink takes records the writer cannot decode.
+type DeadLetterSink interface {
+	Publish(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Writer consumes the data topics into the store.
+type Writer struct {
+	cfg     Config
+	store   store.Store
+	dlq     DeadLetterSink
+	log     *slog.Logger
+	metrics *metrics
+	reader  *kafka.Reader
+
+	healthy   atomic.Bool  // false while inserts fail
+	stoppedAt atomic.Int64 // unix ns when fetching stopped at shutdown
+}
+
+type metrics struct {
+	rows          *prometheus.CounterVec
+	batchRows     prometheus.Histogram
+	insertSeconds prometheus.Histogram
+	insertErrors  prometheus.Counter
+	deadLetters   *prometheus.CounterVec
+	lag           prometheus.Gauge
+	records       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "firebreak_writer_rows_inserted_total",
+			Help: "Rows the store acknowledged, by table.",
+		}, []string{"table"}),
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "firebreak_writer_batch_rows",
+			Help:    "Rows per insert batch (main table).",
+			Buckets: prometheus.ExponentialBuckets(100, 4, 8),
+		}),
+		insertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "firebreak_writer_insert_duration_seconds",
+			Help:    "Time to insert one batch, all its tables.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		insertErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "firebreak_writer_insert_errors_total",
+			Help: "Failed insert attempts; the batch is retried with backoff and its offsets stay uncommitted.",
+		}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "firebreak_writer_dead_letters_total",
+			Help: "Records sent to the dead-letter topic, by source topic.",
+		}, []string{"topic"}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "firebreak_writer_kafka_lag_messages",
+			Help: "Records behind the newest offset, as kafka-go last measured.",
+		}),
+		records: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "firebreak_writer_records_total",
+			Help: "Kafka records read by the writer.",
+		}),
+	}
+	reg.MustRegister(m.rows, m.batchRows, m.insertSeconds, m.insertErrors, m.deadLetters, m.lag, m.records)
+	return m
+}
+
+// New builds a writer; Run starts consuming.
+func New(cfg Config, st store.Store, dlq DeadLetterSink, reg prometheus.Registerer, log *slog.Logger) *Writer {
+	cfg = cfg.withDefaults()
+	w := &Writer{cfg: cfg, store: st, dlq: dlq, log: log, metrics: newMetrics(reg)}
+	w.healthy.Store(true)
+	w.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:               cfg.Brokers,
+		GroupID:               cfg.GroupID,
+		GroupTopics:           cfg.Topics,
+		MinBytes:              1,
+		MaxBytes:              32 << 20,
+		MaxWait:               100 * time.Millisecond,
+		ReadBatchTimeout:      2 * time.Second,
+		QueueCapacity:         1000,
+		CommitInterval:        0, // synchronous: commit only what was stored
+		StartOffset:           kafka.FirstOffset,
+		HeartbeatInterval:     2 * time.Second,
+		SessionTimeout:        20 * time.Second,
+		RebalanceTimeout:      20 * time.Second,
+		WatchPartitionChanges: true,
+		ReadBackoffMin:        50 * time.Millisecond,
+		ReadBackoffMax:        time.Second,
+	})
+	return w
+}
+
+// Healthy is false while the store refuses inserts.
+func (w *Writer) Healthy() bool { return w.healthy.Load() }
+
+// batch is what the fetcher hands the inserter.
+type batch struct {
+	encoders map[string]tableEncoder
+	commits  map[partitionKey]kafka.Message // newest message per partition
+	first    time.Time
+}
+
+type partitionKey struct {
+	topic     string
+	partition int
+}
+
+func (w *Writer) newBatch(seen *seriesCache) *batch {
+	b := &batch{encoders: map[string]tableEncoder{}, commits: map[partitionKey]kafka.Message{}}
+	for _, t := range w.cfg.Topics {
+		switch t {
+		case records.TopicMetrics:
+			b.encoders[t] = newSamplesEncoder(seen)
+		}
+	}
+	return b
+}
+
+func (b *batch) rows() int {
+	n := 0
+	for _, e := range b.encoders {
+		n += e.Rows()
+	}
+	return n
+}
+
+func (b *batch) reset() {
+	for _, e := range b.encoders {
+		e.Reset()
+	}
+	clear(b.commits)
+	b.first = time.Time{}
+}
+
+// Run consumes until ctx is cancelled, then stores and commits what it had
+// read (bounded by drainTimeout) and closes the reader.
+func (w *Writer) Run(ctx context.Context) error {
+	seen := newSeriesCache(w.cfg.SeriesRefresh.Milliseconds(), 2_000_000)
+	// Two batches alternate: one fills while the other is inserted.
+	free := make(chan *batch, 2)
+	free <- w.newBatch(seen)
+	free <- w.newBatch(seen)
+	full := make(chan *batch, 1)
+
+	insertDone := make(chan error, 1)
+	go func() { insertDone <- w.insertLoop(full, free) }()
+	go w.watchLag(ctx)
+
+	fetchErr := w.fetchLoop(ctx, full, free)
+	w.stoppedAt.Store(time.Now().UnixNano())
+	close(full)
+	insErr := <-insertDone
+	if err := w.reader.Close(); err != nil {
+		w.log.Warn("closing kafka reader", "err", err)
+	}
+	if fetchErr != nil && !errors.Is(fetchErr, context.Canceled) {
+		return fetchErr
+	}
+	return insErr
+}
+
+func (w *Writer) fetchLoop(ctx context.Context, full chan<- *batch, free <-chan *batch) error {
+	var cur *batch
+	for {
+		if cur == nil {
+			select {
+			case cur = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		fetchCtx, cancel := ctx, context.CancelFunc(func() {})
+		if !cur.first.IsZero() {
+			fetchCtx, cancel = context.WithDeadline(ctx, cur.first.Add(w.cfg.MaxBatchWait))
+		}
+		msg, err := w.reader.FetchMessage(fetchCtx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				// Shutting down: hand over what was read so it is stored and committed.
+				if len(cur.commits) > 0 {
+					full <- cur
+				}
+				return ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				full <- cur
+				cur = nil
+				continue
+			}
+			return fmt.Errorf("fetch from kafka: %w", err)
+		}
+		w.metrics.records.Inc()
+		if cur.first.IsZero() {
+			cur.first = time.Now()
+		}
+		if err := w.add(ctx, cur, msg); err != nil {
+			return err
+		}
+		cur.commits[partitionKey{msg.Topic, msg.Partition}] = msg
+		if cur.rows() >= w.cfg.MaxBatchRows {
+			full <- cur
+			cur = nil
+		}
+	}
+}
+
+// add decodes msg into the batch, or sends it to the dead-letter topic.
+func (w *Writer) add(ctx context.Context, b *batch, msg kafka.Message) error {
+	enc, ok := b.encoders[msg.Topic]
+	var decodeErr error
+	if !ok {
+		decodeErr = fmt.Errorf("%w: writer has no table for topic %s", records.ErrMalformed, msg.Topic)
+	} else {
+		decodeErr = enc.Add(msg.Value)
+	}
+	if decodeErr == nil {
+		return nil
+	}
+	dl := kafka.Message{
+		Topic: records.TopicDeadLetter,
+		Key:   msg.Key,
+		Value: msg.Value,
+		Headers: append(append([]kafka.Header(nil), msg.Headers...),
+			kafka.Header{Key: records.HeaderSourceTopic, Value: []byte(msg.Topic)},
+			kafka.Header{Key: records.HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(msg.Partition), 10)},
+			kafka.Header{Key: records.HeaderSourceOffset, Value: strconv.AppendInt(nil, msg.Offset, 10)},
+			kafka.Header{Key: records.HeaderError, Value: []byte(decodeErr.Error())},
+		),
+	}
+	// The dead letter must be acknowledged before its offset can be
+	// committed with the batch: retry until it is, or shutdown.
+	for attempt := 0; ; attempt++ {
+		err := w.dlq.Publish(ctx, dl)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.log.Warn("dead-letter publish failed, retrying", "err", err, "attempt", attempt)
+		sleep(ctx, backoff(attempt))
+	}
+	w.metrics.deadLetters.WithLabelValues(msg.Topic).Inc()
+	w.log.Warn("record sent to dead-letter topic", "topic", msg.Topic, "partition", msg.Partition,
+		"offset", msg.Offset, "err", decodeErr)
+	return nil
+}
+
+// drainTimeout bounds the final insert and commit at shutdown so SIGTERM
+// completes within 10 s.
+const drainTimeout = 7 * time.Second
+
+func (w *Writer) insertLoop(full <-chan *batch, free chan<- *batch) error {
+	for b := range full {
+		ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
+		err := w.store1(ctx, b)
+		cancel()
+		if err != nil {
+			return err
+		}
+		b.reset()
+		free <- b
+	}
+	return nil
+}
+
+// store1 inserts every block of b, retrying with backoff until the store
+// takes them, then commits b's offsets. Once the fetcher has stopped
+// (shutdown), retries stop after drainTimeout and the batch is left
+// uncommitted, to be replayed by the next owner of its partitions.
+func (w *Writer) store1(ctx context.Context, b *batch) error {
+	start := time.Now()
+	var blocks []*store.Block
+	mainRows := 0
+	for _, e := range b.encoders {
+		blocks = append(blocks, e.Blocks()...)
+		mainRows += e.Rows()
+	}
+	for attempt := 0; ; attempt++ {
+		err := w.insertAll(ctx, blocks)
+		if err == nil {
+			break
+		}
+		w.metrics.insertErrors.Inc()
+		w.healthy.Store(false)
+		if at := w.stoppedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) > drainTimeout {
+			return fmt.Errorf("store did not take the last batch before shutdown (it will be replayed): %w", err)
+		}
+		w.log.Warn("insert failed, retrying", "err", err, "attempt", attempt, "rows", mainRows)
+		time.Sleep(backoff(attempt))
+	}
+	w.healthy.Store(true)
+	w.metrics.insertSeconds.Observe(time.Since(start).Seconds())
+	w.metrics.batchRows.Observe(float64(mainRows))
+	for _, blk := range blocks {
+		n, _ := blk.Rows()
+		w.metrics.rows.WithLabelValues(blk.Table).Add(float64(n))
+	}
+	msgs := make([]kafka.Message, 0, len(b.commits))
+	for _, m := range b.commits {
+		msgs = append(msgs, m)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := w.reader.CommitMessages(cctx, msgs...); err != nil {
+		// Stored but not committed: the next owner replays it, and the
+		// content keys make the replay invisible. Not fatal.
+		w.log.Warn("offset commit failed; the batch will be replayed and deduplicated", "err", err)
+	}
+	return nil
+}
+
+func (w *Writer) insertAll(ctx context.Context, blocks []*store.Block) error {
+	for _, blk := range blocks {
+		if err := w.store.Insert(ctx, blk); err != nil {
+			return fmt.Errorf("insert into %s: %w", blk.Table, err)
+		}
+	}
+	return nil
+}
+
+func (w *Writer) watchLag(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.metrics.lag.Set(float64(w.reader.Stats().Lag))
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 7)
+	return min(d, 10*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
