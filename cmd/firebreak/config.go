@@ -23,7 +23,7 @@ func envName(flagName string) string {
 // parseFlags parses args into fs, then fills unset flags from the
 // environment and the YAML config file.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	configPath := fs.String("config", os.Getenv("FIREBREAK_CONFIG"), "YAML file whose keys are flag names (env FIREBREAK_CONFIG)")
+	configPath := fs.String("config", os.Getenv("FIREBREAK_CONFIG"), "YAML file whose keys are flag names, e.g. `partitions: 16`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
