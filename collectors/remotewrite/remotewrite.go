@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang/snappy"
-	"github.com/prometheus/prometheus/prompb"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/firebreak-aiops/firebreak/collectors/ingest"
@@ -66,8 +65,8 @@ func New(cfg Config, sink ingest.Sink, partitions ingest.Partitions, m *ingest.M
 type state struct {
 	body     bytes.Buffer
 	decoded  []byte
-	req      prompb.WriteRequest
-	labels   []records.Label
+	req      writeRequest
+	labels   []records.LabelBytes
 	points   []records.Point
 	builders []records.SampleBatchBuilder
 	values   [][]byte
@@ -159,11 +158,10 @@ func (h *Handler) handle(r *http.Request, st *state) (outcome, *ingest.HTTPError
 	if err != nil {
 		return out, ingest.Errorf(http.StatusBadRequest, "bad_snappy", "snappy decode: %v", err)
 	}
-	st.req.Reset()
-	if err := st.req.Unmarshal(decoded); err != nil {
+	if err := st.req.unmarshal(decoded); err != nil {
 		return out, ingest.Errorf(http.StatusBadRequest, "bad_protobuf", "body is not a prometheus.WriteRequest: %v", err)
 	}
-	out.metadata = len(st.req.Metadata)
+	out.metadata = st.req.metadata
 
 	parts := h.partitions(records.TopicMetrics)
 	if parts < 1 {
@@ -179,32 +177,30 @@ func (h *Handler) handle(r *http.Request, st *state) (outcome, *ingest.HTTPError
 	st.msgs = st.msgs[:0]
 	st.values = st.values[:0]
 
-	for i := range st.req.Timeseries {
-		ts := &st.req.Timeseries[i]
-		if len(ts.Histograms) > 0 {
-			out.reject("native_histograms_unsupported", len(ts.Histograms))
+	for i := range st.req.series {
+		ts := &st.req.series[i]
+		if ts.histograms > 0 {
+			out.reject("native_histograms_unsupported", ts.histograms)
 		}
-		if len(ts.Samples) == 0 {
+		samples := st.req.seriesSamples(ts)
+		if len(samples) == 0 {
 			continue
 		}
-		st.labels = st.labels[:0]
-		for _, l := range ts.Labels {
-			st.labels = append(st.labels, records.Label{Name: l.Name, Value: l.Value})
-		}
-		records.SortLabels(st.labels)
+		st.labels = append(st.labels[:0], st.req.seriesLabels(ts)...)
+		records.SortLabelBytes(st.labels)
 		if reason := validateLabels(st.labels); reason != "" {
-			out.reject(reason, len(ts.Samples))
+			out.reject(reason, len(samples))
 			continue
 		}
 		st.points = st.points[:0]
-		for _, s := range ts.Samples {
-			st.points = append(st.points, records.Point{TimestampMs: s.Timestamp, Value: s.Value})
+		for _, smp := range samples {
+			st.points = append(st.points, records.Point{TimestampMs: smp.timestampMs, Value: smp.value})
 		}
-		id := records.SeriesID(st.labels)
+		id := records.SeriesIDBytes(st.labels)
 		b := &st.builders[records.Partition(id, parts)]
-		b.Add(id, st.labels, st.points)
+		b.AddBytes(id, st.labels, st.points)
 		out.samples += len(st.points)
-		if b.Points() > 0 && approxSize(b) >= h.cfg.MaxRecordBytes {
+		if b.Size() >= h.cfg.MaxRecordBytes {
 			st.msgs = append(st.msgs, st.record(b))
 			b.Reset()
 		}
@@ -241,10 +237,6 @@ func (st *state) record(b *records.SampleBatchBuilder) kafka.Message {
 	return kafka.Message{Topic: records.TopicMetrics, Key: b.Key(), Value: buf}
 }
 
-// approxSize estimates a builder's record size cheaply: 16 bytes a point
-// dominates; labels are bounded by the request size anyway.
-func approxSize(b *records.SampleBatchBuilder) int { return b.Points()*16 + b.Series()*64 }
-
 func checkHeaders(r *http.Request) *ingest.HTTPError {
 	ct := r.Header.Get("Content-Type")
 	if ct != "" {
@@ -267,19 +259,19 @@ func checkHeaders(r *http.Request) *ingest.HTTPError {
 
 // validateLabels returns a rejection reason, or "" for a valid label set
 // (sorted): a metric name, no empty or duplicate names, valid UTF-8.
-func validateLabels(ls []records.Label) string {
+func validateLabels(ls []records.LabelBytes) string {
 	hasName := false
 	for i, l := range ls {
-		if l.Name == "" {
+		if len(l.Name) == 0 {
 			return "empty_label_name"
 		}
-		if i > 0 && ls[i-1].Name == l.Name {
+		if i > 0 && string(ls[i-1].Name) == string(l.Name) {
 			return "duplicate_label_name"
 		}
-		if l.Name == records.MetricNameLabel && l.Value != "" {
+		if string(l.Name) == records.MetricNameLabel && len(l.Value) > 0 {
 			hasName = true
 		}
-		if !utf8.ValidString(l.Name) || !utf8.ValidString(l.Value) {
+		if !utf8.Valid(l.Name) || !utf8.Valid(l.Value) {
 			return "invalid_utf8"
 		}
 	}

@@ -53,21 +53,50 @@ func SortLabels(ls []Label) {
 	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
 }
 
+// LabelBytes is a label whose name and value point into a decoded request,
+// for collectors' hot paths that must not allocate per label.
+type LabelBytes struct {
+	Name, Value []byte
+}
+
+// SortLabelBytes sorts by name in place unless already sorted.
+func SortLabelBytes(ls []LabelBytes) {
+	less := func(i, j int) bool { return string(ls[i].Name) < string(ls[j].Name) }
+	if sort.SliceIsSorted(ls, less) {
+		return
+	}
+	sort.Slice(ls, less)
+}
+
 // SeriesID is the identity of a series: the xxhash64 of its sorted label
-// set, names and values separated by 0xFF (a byte that cannot occur in valid
-// UTF-8). Labels must be sorted.
+// set, each name and value followed by 0xFF (a byte that cannot occur in
+// valid UTF-8, so "a=bc" and "ab=c" differ). Labels must be sorted.
 func SeriesID(ls []Label) uint64 {
 	var d xxhash.Digest
 	d.Reset()
-	sep := []byte{0xFF}
 	for _, l := range ls {
 		d.WriteString(l.Name)
-		d.Write(sep)
+		d.Write(labelSep)
 		d.WriteString(l.Value)
-		d.Write(sep)
+		d.Write(labelSep)
 	}
 	return d.Sum64()
 }
+
+// SeriesIDBytes is SeriesID for LabelBytes; both give the same id.
+func SeriesIDBytes(ls []LabelBytes) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	for _, l := range ls {
+		d.Write(l.Name)
+		d.Write(labelSep)
+		d.Write(l.Value)
+		d.Write(labelSep)
+	}
+	return d.Sum64()
+}
+
+var labelSep = []byte{0xFF}
 
 // SampleBatchBuilder appends series to one SampleBatch record. The zero
 // value is ready; Reset reuses its buffer.
@@ -87,23 +116,44 @@ func (b *SampleBatchBuilder) Reset() {
 // Add appends one series with its points. Labels must be sorted and id must
 // be SeriesID(labels).
 func (b *SampleBatchBuilder) Add(id uint64, labels []Label, points []Point) {
-	if b.series == 0 {
-		b.firstID = id
-	}
-	b.series++
-	b.points += len(points)
-	b.body = binary.LittleEndian.AppendUint64(b.body, id)
-	b.body = binary.AppendUvarint(b.body, uint64(len(labels)))
+	b.startSeries(id, len(labels))
 	for _, l := range labels {
 		b.body = appendString(b.body, l.Name)
 		b.body = appendString(b.body, l.Value)
 	}
+	b.appendPoints(points)
+}
+
+// AddBytes is Add for LabelBytes (id = SeriesIDBytes(labels)).
+func (b *SampleBatchBuilder) AddBytes(id uint64, labels []LabelBytes, points []Point) {
+	b.startSeries(id, len(labels))
+	for _, l := range labels {
+		b.body = appendBytes(b.body, l.Name)
+		b.body = appendBytes(b.body, l.Value)
+	}
+	b.appendPoints(points)
+}
+
+func (b *SampleBatchBuilder) startSeries(id uint64, nLabels int) {
+	if b.series == 0 {
+		b.firstID = id
+	}
+	b.series++
+	b.body = binary.LittleEndian.AppendUint64(b.body, id)
+	b.body = binary.AppendUvarint(b.body, uint64(nLabels))
+}
+
+func (b *SampleBatchBuilder) appendPoints(points []Point) {
+	b.points += len(points)
 	b.body = binary.AppendUvarint(b.body, uint64(len(points)))
 	for _, p := range points {
 		b.body = binary.LittleEndian.AppendUint64(b.body, uint64(p.TimestampMs))
 		b.body = binary.LittleEndian.AppendUint64(b.body, math.Float64bits(p.Value))
 	}
 }
+
+// Size is the record's current size in bytes, near enough.
+func (b *SampleBatchBuilder) Size() int { return len(b.body) + 13 }
 
 // Series and Points report what the builder holds.
 func (b *SampleBatchBuilder) Series() int { return b.series }
@@ -131,6 +181,11 @@ func KeyID(key []byte) (uint64, bool) {
 }
 
 func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendBytes(dst []byte, s []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
 }

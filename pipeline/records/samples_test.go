@@ -147,3 +147,23 @@ type countVisitor struct{ n int }
 
 func (c *countVisitor) Series(uint64, [][]byte) error { return nil }
 func (c *countVisitor) Point(int64, float64)          { c.n++ }
+
+func TestBytesAndStringAPIsAgree(t *testing.T) {
+	ls := []Label{{"zone", "a"}, {MetricNameLabel, "up"}, {"job", "x"}}
+	lb := make([]LabelBytes, len(ls))
+	for i, l := range ls {
+		lb[i] = LabelBytes{[]byte(l.Name), []byte(l.Value)}
+	}
+	SortLabels(ls)
+	SortLabelBytes(lb)
+	if SeriesID(ls) != SeriesIDBytes(lb) {
+		t.Fatal("string and bytes series ids differ")
+	}
+	var a, b SampleBatchBuilder
+	pts := []Point{{1, 2}}
+	a.Add(SeriesID(ls), ls, pts)
+	b.AddBytes(SeriesIDBytes(lb), lb, pts)
+	if string(a.AppendRecord(nil)) != string(b.AppendRecord(nil)) {
+		t.Fatal("string and bytes builders encode differently")
+	}
+}
