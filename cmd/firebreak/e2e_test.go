@@ -69,6 +69,11 @@ type proc struct {
 // start runs `firebreak run` on dataDir and waits for /healthz.
 func start(t *testing.T, dataDir string, httpAddr, brokerAddr string, extra ...string) *proc {
 	t.Helper()
+	return startCommand(t, "run", dataDir, httpAddr, brokerAddr, extra...)
+}
+
+func startCommand(t *testing.T, command, dataDir string, httpAddr, brokerAddr string, extra ...string) *proc {
+	t.Helper()
 	testkit.ChdbLib(t)
 	if httpAddr == "" {
 		httpAddr = freeAddr(t)
@@ -81,7 +86,7 @@ func start(t *testing.T, dataDir string, httpAddr, brokerAddr string, extra ...s
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"run", "--data-dir", dataDir, "--http-addr", httpAddr, "--broker-listen", brokerAddr,
+	args := append([]string{command, "--data-dir", dataDir, "--http-addr", httpAddr, "--broker-listen", brokerAddr,
 		"--partitions", "4", "--batch-wait", "200ms"}, extra...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -193,7 +198,31 @@ func seriesRequest(first, n, points int, t0 int64) (*prompb.WriteRequest, float6
 }
 
 func TestRemoteWrite200kExactlyOnce(t *testing.T) {
-	p := start(t, t.TempDir(), "", "")
+	remoteWrite200kExactlyOnce(t, start(t, t.TempDir(), "", ""))
+}
+
+// The same through a ClickHouse server (clickhouse-go/v2, native protocol)
+// where CLICKHOUSE_ADDR names a modern one, e.g. docker-compose's.
+func TestRemoteWrite200kExactlyOnceOnServer(t *testing.T) {
+	addr := os.Getenv("CLICKHOUSE_ADDR")
+	if addr == "" {
+		t.Skip("CLICKHOUSE_ADDR not set: the server-path suite needs a ClickHouse server >= 24 (docker compose up clickhouse)")
+	}
+	user, pass := os.Getenv("CLICKHOUSE_USER"), os.Getenv("CLICKHOUSE_PASSWORD")
+	if user == "" {
+		user = "default"
+	}
+	db := fmt.Sprintf("firebreak_e2e_%d", time.Now().UnixNano())
+	dsn := fmt.Sprintf("clickhouse://%s:%s@%s/%s", url.QueryEscape(user), url.QueryEscape(pass), addr, db)
+	// The database must exist before the DSN can name it.
+	setup := fmt.Sprintf("clickhouse://%s:%s@%s/default", url.QueryEscape(user), url.QueryEscape(pass), addr)
+	if out, err := exec.Command("go", "run", "../../internal/testkit/chexec", setup, "CREATE DATABASE "+db).CombinedOutput(); err != nil {
+		t.Fatalf("create database: %v\n%s", err, out)
+	}
+	remoteWrite200kExactlyOnce(t, start(t, t.TempDir(), "", "", "--clickhouse-dsn", dsn))
+}
+
+func remoteWrite200kExactlyOnce(t *testing.T, p *proc) {
 	sender := workload.NewSender(p.base + "/api/v1/write")
 	ctx := context.Background()
 	t0 := time.Now().Add(-time.Hour).UnixMilli()

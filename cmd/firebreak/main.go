@@ -27,6 +27,7 @@ Commands:
   demo     like run, plus a built-in workload of a small online shop sent through remote_write
   broker   run the embedded Kafka-protocol broker alone, for several processes to share
   setup    fetch and verify the embedded ClickHouse engine (chDB) into the cache
+  bench    load generators: 'bench ingest --url URL' measures remote_write ingest (samples/s)
   version  print the version
 
 Run 'firebreak <command> --help' for a command's flags.`
@@ -49,6 +50,8 @@ func main() {
 		err = cmdBroker(ctx, args)
 	case "setup":
 		err = cmdSetup(ctx, args)
+	case "bench":
+		err = cmdBench(ctx, args)
 	case "version", "--version":
 		fmt.Println("firebreak", version)
 	case "help", "-h", "--help":
