@@ -64,4 +64,3 @@ func TestConfigErrorsSayWhatToDo(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
