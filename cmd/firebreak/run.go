@@ -82,10 +82,12 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 
 func topicSpecs(partitions int, retention time.Duration) []bus.TopicSpec {
 	ret := map[string]string{"retention.ms": strconv.FormatInt(retention.Milliseconds(), 10)}
-	return []bus.TopicSpec{
-		{Name: records.TopicMetrics, Partitions: partitions, Configs: ret},
-		{Name: records.TopicDeadLetter, Partitions: 1, Configs: map[string]string{"retention.ms": strconv.FormatInt((7 * 24 * time.Hour).Milliseconds(), 10)}},
+	specs := make([]bus.TopicSpec, 0, len(records.DataTopics)+1)
+	for _, t := range records.DataTopics {
+		specs = append(specs, bus.TopicSpec{Name: t, Partitions: partitions, Configs: ret})
 	}
+	return append(specs,
+		bus.TopicSpec{Name: records.TopicDeadLetter, Partitions: 1, Configs: map[string]string{"retention.ms": strconv.FormatInt((7 * 24 * time.Hour).Milliseconds(), 10)}})
 }
 
 func cmdRun(ctx context.Context, args []string, demo bool) error {
@@ -164,7 +166,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	producer := bus.NewProducer(brokers, "firebreak-collector")
 	defer producer.Close()
 	parts := newPartitionCache(brokers, log)
-	if err := parts.refresh(setupCtx, records.TopicMetrics); err != nil {
+	if err := parts.refresh(setupCtx, records.DataTopics...); err != nil {
 		return err
 	}
 
@@ -212,7 +214,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		parts.loop(stageCtx, records.TopicMetrics)
+		parts.loop(stageCtx, records.DataTopics...)
 	}()
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -263,18 +265,20 @@ func (p *partitionCache) get(topic string) int {
 	return p.counts[topic]
 }
 
-func (p *partitionCache) refresh(ctx context.Context, topic string) error {
-	n, err := bus.PartitionCount(ctx, p.brokers, topic)
-	if err != nil {
-		return err
+func (p *partitionCache) refresh(ctx context.Context, topics ...string) error {
+	for _, topic := range topics {
+		n, err := bus.PartitionCount(ctx, p.brokers, topic)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.counts[topic] = n
+		p.mu.Unlock()
 	}
-	p.mu.Lock()
-	p.counts[topic] = n
-	p.mu.Unlock()
 	return nil
 }
 
-func (p *partitionCache) loop(ctx context.Context, topic string) {
+func (p *partitionCache) loop(ctx context.Context, topics ...string) {
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {
@@ -282,8 +286,8 @@ func (p *partitionCache) loop(ctx context.Context, topic string) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := p.refresh(ctx, topic); err != nil && ctx.Err() == nil {
-				p.log.Warn("refreshing partition count", "topic", topic, "err", err)
+			if err := p.refresh(ctx, topics...); err != nil && ctx.Err() == nil {
+				p.log.Warn("refreshing partition counts", "err", err)
 			}
 		}
 	}

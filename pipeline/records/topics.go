@@ -13,7 +13,7 @@ const (
 )
 
 // DataTopics are the topics the writer stores in ClickHouse.
-var DataTopics = []string{TopicMetrics}
+var DataTopics = []string{TopicMetrics, TopicLogs, TopicSupport}
 
 // Dead-letter record headers: where the record came from and why it failed.
 const (

@@ -20,6 +20,9 @@ type Options struct {
 	RetentionDays int
 	// RollupRetentionDays is the TTL of the 1-minute rollup. Default 400.
 	RollupRetentionDays int
+	// SupportRetentionDays is the TTL of support messages (redacted text
+	// of customers). Default 90.
+	SupportRetentionDays int
 }
 
 func (o Options) withDefaults() Options {
@@ -28,6 +31,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RollupRetentionDays <= 0 {
 		o.RollupRetentionDays = 400
+	}
+	if o.SupportRetentionDays <= 0 {
+		o.SupportRetentionDays = 90
 	}
 	return o
 }
@@ -44,6 +50,7 @@ type Migration struct {
 // Migrations are applied in order; never edit a released one, add another.
 var Migrations = []Migration{
 	{1, "samples, series and the 1-minute rollup", samplesV1},
+	{2, "logs and support messages", logsAndSupportV2},
 }
 
 func samplesV1(o Options) []string {
@@ -99,6 +106,49 @@ func samplesV1(o Options) []string {
 	}
 }
 
+func logsAndSupportV2(o Options) []string {
+	return []string{
+		// entry_id is the content key (records.EntryIDs): a re-delivered
+		// line collapses, the same line logged twice in one request stays.
+		`CREATE TABLE IF NOT EXISTS logs (
+			time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+			service LowCardinality(String),
+			stream_id UInt64,
+			entry_id UInt64,
+			severity_number UInt8,
+			severity LowCardinality(String),
+			body String CODEC(ZSTD(3)),
+			trace_id String,
+			span_id String,
+			labels Map(LowCardinality(String), String),
+			attributes Map(LowCardinality(String), String),
+			INDEX body_tokens body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 4,
+			INDEX trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toDate(time)
+		ORDER BY (service, time, entry_id)
+		TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.RetentionDays) + ` DAY`,
+
+		`CREATE TABLE IF NOT EXISTS support_messages (
+			time DateTime64(3, 'UTC'),
+			message_id String,
+			source LowCardinality(String),
+			channel LowCardinality(String),
+			customer String,
+			service LowCardinality(String),
+			region LowCardinality(String),
+			language LowCardinality(String),
+			sentiment Float64,
+			label LowCardinality(String),
+			categories Array(LowCardinality(String)),
+			text String
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMM(time)
+		ORDER BY (service, time, message_id)
+		TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.SupportRetentionDays) + ` DAY`,
+	}
+}
+
 // Latest is the newest schema version this build knows.
 func Latest() int { return Migrations[len(Migrations)-1].Version }
 
@@ -141,6 +191,8 @@ func Migrate(ctx context.Context, s store.Store, opts Options, log *slog.Logger)
 	ttl := []string{
 		fmt.Sprintf(`ALTER TABLE samples_data MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.RetentionDays),
 		fmt.Sprintf(`ALTER TABLE samples_1m MODIFY TTL minute + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.RollupRetentionDays),
+		fmt.Sprintf(`ALTER TABLE logs MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.RetentionDays),
+		fmt.Sprintf(`ALTER TABLE support_messages MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.SupportRetentionDays),
 	}
 	for _, stmt := range ttl {
 		if err := s.Exec(ctx, stmt); err != nil {

@@ -168,6 +168,10 @@ func (w *Writer) newBatch(seen *seriesCache) *batch {
 		switch t {
 		case records.TopicMetrics:
 			b.encoders[t] = newSamplesEncoder(seen)
+		case records.TopicLogs:
+			b.encoders[t] = newLogsEncoder()
+		case records.TopicSupport:
+			b.encoders[t] = &supportEncoder{}
 		}
 	}
 	return b
