@@ -51,6 +51,10 @@ type runConfig struct {
 	sqlTimeout     time.Duration
 	logLevel       string
 	pprof          bool
+	ingestTokens   listFlag
+	ingestRates    listFlag
+	tlsCert        string
+	tlsKey         string
 
 	demoDay    time.Duration
 	demoRate   time.Duration
@@ -72,6 +76,10 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.Int64Var(&c.sqlMaxRows, "sql-max-rows", 100_000, "read API: most rows one query may return (the query fails beyond)")
 	fs.DurationVar(&c.sqlTimeout, "sql-timeout", 30*time.Second, "read API: longest a query may run")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Var(&c.ingestTokens, "ingest-token", "bearer token collectors require, as SOURCE=TOKEN (sources: remote_write, otlp_http, otlp_grpc, loki, jsonlines, support) or TOKEN for all; repeatable. Without any, collectors are open")
+	fs.Var(&c.ingestRates, "ingest-rate", "per-source request rate limit, as SOURCE=REQUESTS_PER_SECOND[:BURST] or RATE[:BURST] for every source; repeatable. Over it: 429 with Retry-After")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate for HTTPS on --http-addr (with --tls-key)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key for HTTPS on --http-addr (with --tls-cert)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
 	if demo {
 		fs.DurationVar(&c.demoDay, "demo-day", 10*time.Minute, "demo: wall-clock length of one simulated day (daily seasonality compressed in time)")
@@ -172,7 +180,16 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 
 	// Stages.
 	ingestMetrics := ingest.NewMetrics(reg)
-	rw := remotewrite.New(remotewrite.Config{MaxBodyBytes: cfg.maxBodyBytes}, producer, parts.get, ingestMetrics)
+	tokens, err := ingest.ParseTokens(cfg.ingestTokens)
+	if err != nil {
+		return err
+	}
+	rates, err := ingest.ParseLimits(cfg.ingestRates)
+	if err != nil {
+		return err
+	}
+	guard := ingest.NewGuard(ingestMetrics, tokens, rates)
+	rw := guard.Wrap("remote_write", remotewrite.New(remotewrite.Config{MaxBodyBytes: cfg.maxBodyBytes}, producer, parts.get, ingestMetrics))
 	w := writer.New(writer.Config{Brokers: brokers, MaxBatchRows: cfg.batchRows, MaxBatchWait: cfg.batchWait},
 		st, producer, reg, log)
 
@@ -216,8 +233,17 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		defer wg.Done()
 		parts.loop(stageCtx, records.DataTopics...)
 	}()
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both for HTTPS, or neither")
+	}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if cfg.tlsCert != "" {
+			err = srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()

@@ -64,3 +64,21 @@ func TestDemoWorkloadFlows(t *testing.T) {
 		t.Fatalf("services, metrics, series = %s, want 5,6,60", got)
 	}
 }
+
+func TestIngestTokenRequired(t *testing.T) {
+	p := start(t, t.TempDir(), "", "", "--ingest-token", "remote_write=s3cret")
+	req, _ := seriesRequest(0, 1, 5, time.Now().UnixMilli())
+	anon := workload.NewSender(p.base + "/api/v1/write")
+	err := anon.Send(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("without a token: %v, want 401", err)
+	}
+	authed := workload.NewSender(p.base + "/api/v1/write")
+	authed.Token = "s3cret"
+	if err := authed.Send(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if count, _ := p.waitCount(t, 5, 20*time.Second); count != 5 {
+		t.Fatalf("%d points stored, want 5", count)
+	}
+}

@@ -19,7 +19,8 @@ import (
 type Sender struct {
 	URL         string
 	Client      *http.Client
-	MaxAttempts int // default 10
+	MaxAttempts int    // default 10
+	Token       string // bearer token, when the collector requires one
 }
 
 // NewSender targets url (…/api/v1/write).
@@ -77,6 +78,9 @@ func (s *Sender) post(ctx context.Context, body []byte) (retry bool, wait time.D
 	r.Header.Set("Content-Type", "application/x-protobuf")
 	r.Header.Set("Content-Encoding", "snappy")
 	r.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	if s.Token != "" {
+		r.Header.Set("Authorization", "Bearer "+s.Token)
+	}
 	resp, err := s.Client.Do(r)
 	if err != nil {
 		return ctx.Err() == nil, 0, err
