@@ -1,0 +1,337 @@
+// Package baseline learns, point by point, what a series normally looks
+// like: a level with a damped trend, daily and weekly seasonal profiles that
+// are switched on only when they explain the data better, and a robust
+// residual scale. From that it gives every point an expected value, a band
+// and an anomaly score. One Model per series; the state is a fixed ~1.6 KB,
+// whatever the series' length, and Update does not allocate.
+//
+// Everything works in event time (the points' timestamps), so replaying a
+// week of history and then going live behaves like a week of live data.
+package baseline
+
+import (
+	"math"
+)
+
+// Profiles: a day in 48 half-hour buckets, a week in 168 hourly buckets.
+const (
+	dayBuckets  = 48
+	weekBuckets = 168
+	dayMs       = 24 * 3600 * 1000
+	weekMs      = 7 * dayMs
+)
+
+// Config tunes every Model the same way: there is one configuration for
+// all series, never per-series tuning.
+type Config struct {
+	// WarmupPoints is how many points a model sees before it scores
+	// (the visible "learning" state). Default 30.
+	WarmupPoints int
+	// BandSigmas is the band's half-width in robust standard deviations.
+	// Default 3.
+	BandSigmas float64
+	// LevelAlpha is the level's learning rate per point. Default 0.1.
+	LevelAlpha float64
+	// SeasonAlpha is the seasonal profiles' learning rate per visit of a
+	// bucket. Default 0.15.
+	SeasonAlpha float64
+}
+
+// DefaultConfig is the configuration the service and the benchmarks use.
+func DefaultConfig() Config {
+	return Config{WarmupPoints: 30, BandSigmas: 3, LevelAlpha: 0.1, SeasonAlpha: 0.15}
+}
+
+// Seasonality says which seasonal profiles a model uses.
+type Seasonality uint8
+
+const (
+	SeasonNone Seasonality = iota
+	SeasonDaily
+	SeasonWeekly // daily and weekly
+)
+
+func (s Seasonality) String() string {
+	switch s {
+	case SeasonDaily:
+		return "daily"
+	case SeasonWeekly:
+		return "weekly"
+	}
+	return "none"
+}
+
+// Result is what a model says about one point.
+type Result struct {
+	Expected     float64
+	Lower, Upper float64
+	// Score is the anomaly score in [0, 1]: how unlikely the point is
+	// under the baseline; 0 while learning.
+	Score float64
+	// Deviation is the signed residual in robust standard deviations.
+	Deviation   float64
+	Learning    bool
+	Seasonality Seasonality
+}
+
+// Model is one series' baseline. The zero value is not ready: use New.
+type Model struct {
+	cfg Config
+
+	n        uint32 // points seen
+	firstMs  int64
+	lastMs   int64
+	// Per seasonality hypothesis (none, daily, daily+weekly): a slow level
+	// the profiles are learned against (half a day), and a fast offset
+	// that follows short-term movement. Hypothesis 0 has only the fast one.
+	slow  [3]float64
+	fast  [3]float64
+	trend [3]float64 // per hypothesis, per millisecond, damped
+	scale    float64 // robust residual scale (EWMA of |residual|)
+	cadence  float64 // EWMA of the interval between points, ms
+	run      int8    // consecutive large residuals of one sign (level-shift detector)
+	runSum   float64
+	season   Seasonality
+	day      [dayBuckets]float32
+	week     [weekBuckets]float32
+	dayN     [dayBuckets]uint8 // visits, saturating, for the bucket's own warm-up
+	weekN    [weekBuckets]uint8
+	errNone  float64 // EWMA of |error| without / with daily / with weekly seasonality
+	errDaily float64
+	errWeek  float64
+}
+
+// New returns a model that has seen nothing.
+func New(cfg Config) *Model {
+	def := DefaultConfig()
+	if cfg.WarmupPoints <= 0 {
+		cfg.WarmupPoints = def.WarmupPoints
+	}
+	if cfg.BandSigmas <= 0 {
+		cfg.BandSigmas = def.BandSigmas
+	}
+	if cfg.LevelAlpha <= 0 {
+		cfg.LevelAlpha = def.LevelAlpha
+	}
+	if cfg.SeasonAlpha <= 0 {
+		cfg.SeasonAlpha = def.SeasonAlpha
+	}
+	return &Model{cfg: cfg}
+}
+
+func dayBucket(ts int64) int  { return int(((ts%dayMs)+dayMs)%dayMs) / (dayMs / dayBuckets) }
+func weekBucket(ts int64) int { return int(((ts+3*dayMs)%weekMs+weekMs)%weekMs) / (weekMs / weekBuckets) } // weeks start Monday
+
+// seasonal returns the daily and weekly components at ts.
+func (m *Model) seasonal(ts int64) (d, w float64) {
+	return float64(m.day[dayBucket(ts)]), float64(m.week[weekBucket(ts)])
+}
+
+// Expect is the model's forecast for ts (without updating), for forecasts
+// beyond the last point: level plus damped trend plus the season in use.
+func (m *Model) Expect(ts int64) float64 {
+	return m.expectAll(ts)[m.season]
+}
+
+// expectAll forecasts ts under each seasonality hypothesis.
+func (m *Model) expectAll(ts int64) [3]float64 {
+	dt := float64(ts - m.lastMs)
+	d, w := m.seasonal(ts)
+	return [3]float64{
+		m.fast[0] + m.dampedTrend(0, dt),
+		m.slow[1] + m.fast[1] + m.dampedTrend(1, dt) + d,
+		m.slow[2] + m.fast[2] + m.dampedTrend(2, dt) + d + w,
+	}
+}
+
+// trendHorizonMs bounds how far the trend is extrapolated at full weight.
+const trendHorizonMs = 6 * 3600 * 1000
+
+func (m *Model) dampedTrend(hyp int, dt float64) float64 {
+	if dt <= 0 {
+		return 0
+	}
+	// Damped: full slope for short horizons, flattening beyond ~6 h.
+	h := trendHorizonMs * (1 - math.Exp(-dt/trendHorizonMs))
+	return m.trend[hyp] * h
+}
+
+// Trend is the current slope in units per second.
+func (m *Model) Trend() float64 { return m.trend[m.season] * 1000 }
+
+// Scale is the robust standard deviation of residuals.
+func (m *Model) Scale() float64 { return m.scale * 1.2533 }
+
+// Learning reports whether the model still warms up.
+func (m *Model) Learning() bool { return int(m.n) < m.cfg.WarmupPoints }
+
+// Seasonality reports the profiles in use.
+func (m *Model) Seasonality() Seasonality { return m.season }
+
+// Update learns from one point and says how it fits. Points must come in
+// time order; an older point than the last is scored but not learned.
+func (m *Model) Update(ts int64, v float64) Result {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		e := m.Expect(m.lastMs)
+		return Result{Expected: e, Lower: e, Upper: e, Learning: m.Learning(), Seasonality: m.season}
+	}
+	if m.n == 0 {
+		m.n, m.firstMs, m.lastMs = 1, ts, ts
+		m.fast[0], m.slow[1], m.slow[2] = v, v, v
+		return Result{Expected: v, Lower: v, Upper: v, Learning: true}
+	}
+	dt := float64(ts - m.lastMs)
+	exp := m.expectAll(ts)
+	expected := exp[m.season]
+	resid := v - expected
+	sigma := m.Scale()
+	if sigma <= 0 {
+		sigma = 1e-9 + 1e-6*math.Abs(expected)
+	}
+	dev := resid / sigma
+	learning := m.Learning()
+	res := Result{
+		Expected:    expected,
+		Lower:       expected - m.cfg.BandSigmas*sigma,
+		Upper:       expected + m.cfg.BandSigmas*sigma,
+		Deviation:   dev,
+		Learning:    learning,
+		Seasonality: m.season,
+	}
+	if !learning {
+		res.Score = tailScore(math.Abs(dev))
+	}
+	if dt < 0 {
+		return res // out of order: scored, not learned
+	}
+	m.lastMs = ts
+	if m.cadence == 0 {
+		m.cadence = dt
+	} else {
+		m.cadence += 0.05 * (dt - m.cadence)
+	}
+
+	// Robust learning: a point beyond 3 sigma teaches nothing unless such
+	// points persist, which is a level shift: then the model adopts the new
+	// level at once rather than alarming for hours while an EWMA crawls.
+	if m.n > 10 && math.Abs(resid) > 3*sigma {
+		if m.run == 0 || (m.run > 0) != (resid > 0) {
+			m.run, m.runSum = 0, 0
+		}
+		if resid > 0 {
+			m.run++
+		} else {
+			m.run--
+		}
+		m.runSum += resid
+		if abs8(m.run) < levelShiftPoints {
+			return res
+		}
+		shift := m.runSum / float64(abs8(m.run))
+		m.fast[0] += shift
+		m.slow[1] += shift
+		m.slow[2] += shift
+		m.run, m.runSum = 0, 0
+		return res
+	}
+	m.run, m.runSum = 0, 0
+	m.learn(ts, v, dt, exp, resid, sigma)
+	return res
+}
+
+// slowLevelMs is the time constant of the level seasonal profiles are
+// learned against.
+const slowLevelMs = 12 * 3600 * 1000
+
+// levelShiftPoints consecutive points beyond 3 sigma on one side make a
+// level shift.
+const levelShiftPoints = 5
+
+func (m *Model) learn(ts int64, v, dt float64, exp [3]float64, resid, sigma float64) {
+	// Model selection: which hypothesis predicted v best.
+	const errAlpha = 0.02
+	m.errNone += errAlpha * (math.Abs(v-exp[0]) - m.errNone)
+	m.errDaily += errAlpha * (math.Abs(v-exp[1]) - m.errDaily)
+	m.errWeek += errAlpha * (math.Abs(v-exp[2]) - m.errWeek)
+	m.chooseSeason(ts)
+
+	// Holt-Winters-like per hypothesis, in two time scales: profiles are
+	// learned against a slow level (so the level does not swallow the
+	// season), a fast offset follows what the profile does not explain yet.
+	a := m.cfg.LevelAlpha
+	slowA := 1 - math.Exp(-dt/slowLevelMs)
+	sa := m.cfg.SeasonAlpha
+	db, wb := dayBucket(ts), weekBucket(ts)
+	d, w := float64(m.day[db]), float64(m.week[wb])
+
+	prev := [3]float64{m.fast[0], m.slow[1], m.slow[2]}
+	m.fast[0] += m.dampedTrend(0, dt) + a*(v-exp[0])
+	m.slow[1] += m.dampedTrend(1, dt) + slowA*(v-d-m.slow[1])
+	m.slow[2] += m.dampedTrend(2, dt) + slowA*(v-d-w-m.slow[2])
+	m.fast[1] += a * (v - m.slow[1] - d - m.fast[1])
+	m.fast[2] += a * (v - m.slow[2] - d - w - m.fast[2])
+	if dt > 0 {
+		// Each hypothesis' level slope, smoothed (Holt): it drives forecasts.
+		now := [3]float64{m.fast[0], m.slow[1], m.slow[2]}
+		for i := range m.trend {
+			m.trend[i] = 0.98*m.trend[i] + 0.02*((now[i]-prev[i])/dt)
+		}
+	}
+	m.day[db] += float32(sa * (v - m.slow[1] - d))
+	m.week[wb] += float32(sa * (v - m.slow[2] - d - w))
+	if m.dayN[db] < 255 {
+		m.dayN[db]++
+	}
+	if m.weekN[wb] < 255 {
+		m.weekN[wb]++
+	}
+	// Scale: EWMA of |residual| of the hypothesis in use.
+	ar := math.Abs(resid)
+	if m.n < 10 {
+		m.scale += (ar - m.scale) / float64(m.n)
+	} else {
+		m.scale += 0.03 * (ar - m.scale)
+	}
+	if m.n < math.MaxUint32 {
+		m.n++
+	}
+}
+
+// chooseSeason switches seasonal profiles on once they have seen enough
+// of their period and clearly predict better (hysteresis avoids flapping).
+func (m *Model) chooseSeason(ts int64) {
+	span := ts - m.firstMs
+	switch {
+	case span >= 2*weekMs && m.errWeek < 0.85*m.errDaily && m.errWeek < 0.8*m.errNone:
+		m.season = SeasonWeekly
+	case span >= 2*dayMs && m.errDaily < 0.85*m.errNone:
+		if m.season != SeasonWeekly || m.errDaily < 0.95*m.errWeek {
+			m.season = SeasonDaily
+		}
+	case m.season != SeasonNone && m.errNone < 0.95*math.Min(m.errDaily, m.errWeek):
+		m.season = SeasonNone
+	}
+}
+
+// Cadence is the learned interval between points, in milliseconds.
+func (m *Model) Cadence() float64 { return m.cadence }
+
+// LastTimestamp is the newest point's time.
+func (m *Model) LastTimestamp() int64 { return m.lastMs }
+
+// tailScore maps a deviation in robust sigmas to [0, 1): about 0 below
+// 2 sigma, 0.5 at 3.5, 0.9 near 5.5.
+func tailScore(z float64) float64 {
+	if z <= 2 {
+		return 0
+	}
+	x := z - 2
+	return 1 - math.Exp(-x*x/4.5)
+}
+
+func abs8(x int8) int8 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
