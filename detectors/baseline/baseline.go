@@ -2,7 +2,7 @@
 // like: a level with a damped trend, daily and weekly seasonal profiles that
 // are switched on only when they explain the data better, and a robust
 // residual scale. From that it gives every point an expected value, a band
-// and an anomaly score. One Model per series; the state is a fixed ~1.6 KB,
+// and an anomaly score. One Model per series; the state is a fixed ~1.3 KB,
 // whatever the series' length, and Update does not allocate.
 //
 // Everything works in event time (the points' timestamps), so replaying a
@@ -78,19 +78,19 @@ type Result struct {
 type Model struct {
 	cfg Config
 
-	n        uint32 // points seen
-	firstMs  int64
-	lastMs   int64
+	n       uint32 // points seen
+	firstMs int64
+	lastMs  int64
 	// Per seasonality hypothesis (none, daily, daily+weekly): a slow level
 	// the profiles are learned against (half a day), and a fast offset
 	// that follows short-term movement. Hypothesis 0 has only the fast one.
-	slow  [3]float64
-	fast  [3]float64
-	trend [3]float64 // per hypothesis, per millisecond, damped
-	scale    float64 // robust residual scale (EWMA of |residual|)
-	cadence  float64 // EWMA of the interval between points, ms
-	run      int8    // consecutive large residuals of one sign (level-shift detector)
-	runSum   float64
+	slow     [3]float64
+	fast     [3]float64
+	trend    [3]float64 // per hypothesis, per millisecond, damped
+	scale    float64    // robust residual scale (EWMA of |residual|)
+	cadence  float64    // EWMA of the interval between points, ms
+	run      int8       // consecutive large residuals of one sign (level-shift detector)
+	runSum   [3]float64 // per hypothesis, the residuals of the run
 	season   Seasonality
 	day      [dayBuckets]float32
 	week     [weekBuckets]float32
@@ -119,8 +119,10 @@ func New(cfg Config) *Model {
 	return &Model{cfg: cfg}
 }
 
-func dayBucket(ts int64) int  { return int(((ts%dayMs)+dayMs)%dayMs) / (dayMs / dayBuckets) }
-func weekBucket(ts int64) int { return int(((ts+3*dayMs)%weekMs+weekMs)%weekMs) / (weekMs / weekBuckets) } // weeks start Monday
+func dayBucket(ts int64) int { return int(((ts%dayMs)+dayMs)%dayMs) / (dayMs / dayBuckets) }
+func weekBucket(ts int64) int {
+	return int(((ts+3*dayMs)%weekMs+weekMs)%weekMs) / (weekMs / weekBuckets)
+} // weeks start Monday
 
 // seasonal returns the daily and weekly components at ts.
 func (m *Model) seasonal(ts int64) (d, w float64) {
@@ -216,25 +218,35 @@ func (m *Model) Update(ts int64, v float64) Result {
 	// level at once rather than alarming for hours while an EWMA crawls.
 	if m.n > 10 && math.Abs(resid) > 3*sigma {
 		if m.run == 0 || (m.run > 0) != (resid > 0) {
-			m.run, m.runSum = 0, 0
+			m.run, m.runSum = 0, [3]float64{}
 		}
 		if resid > 0 {
 			m.run++
 		} else {
 			m.run--
 		}
-		m.runSum += resid
+		for h := range m.runSum {
+			m.runSum[h] += v - exp[h]
+		}
+		m.trackErrors(v, exp, sigma)
+		m.chooseSeason(ts)
 		if abs8(m.run) < levelShiftPoints {
+			m.learnProfiles(ts, v, dt, sigma)
 			return res
 		}
-		shift := m.runSum / float64(abs8(m.run))
-		m.fast[0] += shift
-		m.slow[1] += shift
-		m.slow[2] += shift
-		m.run, m.runSum = 0, 0
+		// Each hypothesis adopts its own mean residual over the run. The
+		// seasonal ones take it in their fast offset: if it persists the
+		// slow level absorbs it; if it recurs at the same time of day (or
+		// week), the profile learns it.
+		k := float64(abs8(m.run))
+		m.fast[0] += m.runSum[0] / k
+		m.fast[1] += m.runSum[1] / k
+		m.fast[2] += m.runSum[2] / k
+		m.run, m.runSum = 0, [3]float64{}
+		m.learnProfiles(ts, v, dt, sigma)
 		return res
 	}
-	m.run, m.runSum = 0, 0
+	m.run, m.runSum = 0, [3]float64{}
 	m.learn(ts, v, dt, exp, resid, sigma)
 	return res
 }
@@ -249,10 +261,7 @@ const levelShiftPoints = 5
 
 func (m *Model) learn(ts int64, v, dt float64, exp [3]float64, resid, sigma float64) {
 	// Model selection: which hypothesis predicted v best.
-	const errAlpha = 0.02
-	m.errNone += errAlpha * (math.Abs(v-exp[0]) - m.errNone)
-	m.errDaily += errAlpha * (math.Abs(v-exp[1]) - m.errDaily)
-	m.errWeek += errAlpha * (math.Abs(v-exp[2]) - m.errWeek)
+	m.trackErrors(v, exp, sigma)
 	m.chooseSeason(ts)
 
 	// Holt-Winters-like per hypothesis, in two time scales: profiles are
@@ -277,8 +286,8 @@ func (m *Model) learn(ts int64, v, dt float64, exp [3]float64, resid, sigma floa
 			m.trend[i] = 0.98*m.trend[i] + 0.02*((now[i]-prev[i])/dt)
 		}
 	}
-	m.day[db] += float32(sa * (v - m.slow[1] - d))
-	m.week[wb] += float32(sa * (v - m.slow[2] - d - w))
+	m.day[db] += float32(m.bucketRate(sa, m.dayN[db]) * (v - m.slow[1] - d))
+	m.week[wb] += float32(m.bucketRate(sa, m.weekN[wb]) * (v - m.slow[2] - d - w))
 	if m.dayN[db] < 255 {
 		m.dayN[db]++
 	}
@@ -295,6 +304,48 @@ func (m *Model) learn(ts int64, v, dt float64, exp [3]float64, resid, sigma floa
 	if m.n < math.MaxUint32 {
 		m.n++
 	}
+}
+
+// trackErrors updates each hypothesis' mean absolute error, on every
+// point, outliers included (a hypothesis that predicts a recurring jump
+// must get the credit), each error capped at 10 sigma so one wild point
+// does not decide.
+func (m *Model) trackErrors(v float64, exp [3]float64, sigma float64) {
+	const errAlpha = 0.02
+	c := 10 * sigma
+	m.errNone += errAlpha * (math.Min(math.Abs(v-exp[0]), c) - m.errNone)
+	m.errDaily += errAlpha * (math.Min(math.Abs(v-exp[1]), c) - m.errDaily)
+	m.errWeek += errAlpha * (math.Min(math.Abs(v-exp[2]), c) - m.errWeek)
+}
+
+// bucketRate is a profile bucket's learning rate: an average over its
+// first visits, then the configured rate.
+func (m *Model) bucketRate(sa float64, visits uint8) float64 {
+	return math.Max(sa, 1/float64(int(visits)+1))
+}
+
+// learnProfiles lets the seasonal profiles learn from a point the level
+// rejected as an outlier. While a profile has not yet seen two of its
+// periods it learns such points in full (a jump that recurs at the same
+// time of day is the season, not an anomaly, and the profile must be able
+// to learn it); afterwards it learns them clipped to 3 sigma (Huber), so
+// one spike barely moves it.
+func (m *Model) learnProfiles(ts int64, v, dt, sigma float64) {
+	span := ts - m.firstMs
+	db, wb := dayBucket(ts), weekBucket(ts)
+	d, w := float64(m.day[db]), float64(m.week[wb])
+	clip := func(x float64) float64 { return math.Max(-3*sigma, math.Min(3*sigma, x)) }
+	rd := v - m.slow[1] - m.fast[1] - d
+	rw := v - m.slow[2] - m.fast[2] - d - w
+	if span >= 2*dayMs {
+		rd = clip(rd)
+	}
+	if span >= 2*weekMs {
+		rw = clip(rw)
+	}
+	sa := m.cfg.SeasonAlpha
+	m.day[db] += float32(m.bucketRate(sa, m.dayN[db]) * rd)
+	m.week[wb] += float32(m.bucketRate(sa, m.weekN[wb]) * rw)
 }
 
 // chooseSeason switches seasonal profiles on once they have seen enough

@@ -1,0 +1,225 @@
+package anomaly
+
+import (
+	"math"
+
+	"github.com/firebreak-aiops/firebreak/detectors/baseline"
+)
+
+// Config tunes every Detector the same way: one configuration for all
+// series, never per-series tuning.
+type Config struct {
+	// Baseline configures the seasonal baseline underneath.
+	Baseline baseline.Config
+	// ShortPoints is the span (in points) of the recent average of
+	// |deviation| that is judged. Default 3.
+	ShortPoints float64
+	// LongPoints is the span (in points) of the history the recent
+	// average is compared with (its mean and variance). Default 300.
+	LongPoints float64
+	// ScoreDecades scales the surprise: a tail probability of
+	// 10^-ScoreDecades maps to a score of 1-1/e. Default 5.
+	ScoreDecades float64
+	// SpatialTolerance: a value beyond the range seen so far by more than
+	// this fraction of the range is a novelty. Default 0.05; negative
+	// disables it.
+	SpatialTolerance float64
+	// AlertLevel: a score above it opens a hold-off period. Default 0.5.
+	AlertLevel float64
+	// HoldPoints: during the hold-off after an alert, only a higher
+	// score gets through (one alert per problem). Default 100.
+	HoldPoints int
+	// WarmupPoints: points the scorer sees (after the baseline's own
+	// warm-up) before it scores. Default 100.
+	WarmupPoints int
+	// Escalate: inside a hold-off, a score gets through only if it
+	// closes this fraction of the gap between the score that opened the
+	// hold-off and 1 (a clearly worse problem). Default 0.8.
+	Escalate float64
+}
+
+// DefaultConfig is the configuration the service and the benchmarks use.
+func DefaultConfig() Config {
+	return Config{
+		Baseline:         baseline.DefaultConfig(),
+		ShortPoints:      3,
+		LongPoints:       300,
+		ScoreDecades:     5,
+		SpatialTolerance: 0.05,
+		AlertLevel:       0.5,
+		HoldPoints:       100,
+		WarmupPoints:     100,
+		Escalate:         0.8,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	def := DefaultConfig()
+	if c.ShortPoints <= 0 {
+		c.ShortPoints = def.ShortPoints
+	}
+	if c.LongPoints <= 0 {
+		c.LongPoints = def.LongPoints
+	}
+	if c.ScoreDecades <= 0 {
+		c.ScoreDecades = def.ScoreDecades
+	}
+	if c.SpatialTolerance == 0 {
+		c.SpatialTolerance = def.SpatialTolerance
+	}
+	if c.AlertLevel <= 0 {
+		c.AlertLevel = def.AlertLevel
+	}
+	if c.HoldPoints < 0 {
+		c.HoldPoints = 0
+	} else if c.HoldPoints == 0 {
+		c.HoldPoints = def.HoldPoints
+	}
+	if c.WarmupPoints <= 0 {
+		c.WarmupPoints = def.WarmupPoints
+	}
+	if c.Escalate <= 0 || c.Escalate > 1 {
+		c.Escalate = def.Escalate
+	}
+	return c
+}
+
+// Result is the baseline's view of a point plus the final anomaly score.
+type Result struct {
+	Expected     float64
+	Lower, Upper float64
+	// Deviation is the signed residual in robust standard deviations.
+	Deviation   float64
+	Learning    bool
+	Seasonality baseline.Seasonality
+	// Score is the anomaly score in [0, 1] after the hold-off (what
+	// alerts and NAB use); 0 while learning.
+	Score float64
+	// Surprise is the score before the hold-off, in [0, 1].
+	Surprise float64
+}
+
+// Detector is one series' baseline plus its anomaly scorer. Its whole
+// state is a fixed size (see TestStateSize) and Update does not allocate.
+// The zero value is not ready: use NewDetector.
+type Detector struct {
+	m baseline.Model
+
+	// Parameters derived from the Config.
+	shortA, longA float64
+	decades       float64
+	spatialTol    float64
+	alertLevel    float64
+	holdPoints    uint32
+	warmup        uint32
+	escalate      float64
+
+	n          uint32  // points scored (after the baseline's warm-up)
+	hold       uint32  // points left in the hold-off
+	short      float64 // EWMA of |deviation| over ShortPoints
+	mean, vari float64 // EWMA mean and variance of short over LongPoints
+	minV, maxV float64 // range of values seen
+	peak       float64 // score that opened / raised the hold-off
+	seen       bool
+}
+
+// NewDetector returns a detector that has seen nothing.
+func NewDetector(cfg Config) *Detector {
+	cfg = cfg.withDefaults()
+	return &Detector{
+		m:          *baseline.New(cfg.Baseline),
+		shortA:     2 / (cfg.ShortPoints + 1),
+		longA:      2 / (cfg.LongPoints + 1),
+		decades:    cfg.ScoreDecades,
+		spatialTol: cfg.SpatialTolerance,
+		alertLevel: cfg.AlertLevel,
+		holdPoints: uint32(cfg.HoldPoints),
+		warmup:     uint32(cfg.WarmupPoints),
+		escalate:   cfg.Escalate,
+	}
+}
+
+// Baseline gives read access to the baseline (forecasts, trend, cadence).
+func (d *Detector) Baseline() *baseline.Model { return &d.m }
+
+// Update feeds one point (event time ts in milliseconds) and returns how
+// it fits and its anomaly score.
+func (d *Detector) Update(ts int64, v float64) Result {
+	r := d.m.Update(ts, v)
+	res := Result{Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Deviation: r.Deviation,
+		Learning: r.Learning, Seasonality: r.Seasonality}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return res
+	}
+	if !d.seen {
+		d.seen, d.minV, d.maxV = true, v, v
+	}
+	if r.Learning {
+		d.minV, d.maxV = math.Min(d.minV, v), math.Max(d.maxV, v)
+		return res
+	}
+
+	// 1. Likelihood of the recent deviation level under this series' own
+	// history of deviation levels (HTM-style anomaly likelihood, with
+	// the baseline's robust residuals as the raw anomaly signal).
+	a := math.Min(math.Abs(r.Deviation), 50)
+	d.short += d.shortA * (a - d.short)
+	d.n++
+	surprise := 0.0 // in decades of tail probability
+	if d.n > d.warmup {
+		sd := math.Max(math.Sqrt(d.vari), 0.05)
+		surprise = tailDecades((d.short - d.mean) / sd)
+		// 2. Spatial novelty: a value beyond anything seen so far.
+		if d.spatialTol > 0 {
+			span := d.maxV - d.minV
+			if ex := math.Max(v-d.maxV, d.minV-v); ex > d.spatialTol*span {
+				surprise = math.Max(surprise, d.decades*(1+ex/math.Max(span, 1e-12)))
+			}
+		}
+	}
+	// Learn after scoring: a point is judged against what came before.
+	delta := d.short - d.mean
+	d.mean += d.longA * delta
+	d.vari = (1 - d.longA) * (d.vari + d.longA*delta*delta)
+	d.minV, d.maxV = math.Min(d.minV, v), math.Max(d.maxV, v)
+
+	s := 1 - math.Exp(-surprise/d.decades)
+	res.Surprise = s
+
+	// 3. Hold-off: one alert per problem. A score above the alert level
+	// opens a hold-off of HoldPoints; inside it only a clearly higher
+	// score gets through (and restarts it).
+	if d.holdPoints > 0 {
+		if d.hold > 0 {
+			d.hold--
+		}
+		if d.hold == 0 {
+			d.peak = 0
+		}
+		if d.hold > 0 {
+			// Inside a hold-off only a clearly stronger signal (beyond
+			// the surprise that opened it) gets through.
+			if s > d.peak+d.escalate*(1-d.peak) {
+				d.peak, d.hold = s, d.holdPoints
+			} else {
+				s = 0
+			}
+		} else if s > d.alertLevel {
+			d.peak, d.hold = s, d.holdPoints
+		}
+	}
+	res.Score = s
+	return res
+}
+
+// tailDecades is -log10 of the upper tail probability of a standard
+// normal at z (0 for z <= 0).
+func tailDecades(z float64) float64 {
+	if z <= 0 {
+		return 0
+	}
+	if z > 37 { // erfc underflows; the tail is ~ phi(z)/z
+		return (z*z/2 + math.Log(z*math.Sqrt(2*math.Pi))) / math.Ln10
+	}
+	return -math.Log10(0.5 * math.Erfc(z/math.Sqrt2))
+}
