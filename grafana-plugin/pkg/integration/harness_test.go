@@ -1,0 +1,216 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The harness starts dist/'s executable the way Grafana's plugin manager
+// does (go-plugin handshake, gRPC over a unix socket) and calls it with the
+// plugin context Grafana builds: this proves the shipped binary, not just
+// the package.
+
+var (
+	harnessOnce sync.Once
+	harnessBin  string
+	harnessSkip string
+	harnessErr  error
+)
+
+// harness builds ../shared/tools/grafana-harness (relative to the
+// repository root) once.
+func harness(t *testing.T, root string) string {
+	t.Helper()
+	harnessOnce.Do(func() {
+		dir := filepath.Join(filepath.Dir(root), "shared", "tools", "grafana-harness")
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+			harnessSkip = "grafana-harness not found at " + dir + " (CI has it at ../shared/tools/grafana-harness beside the repository)"
+			return
+		}
+		tmp, err := os.MkdirTemp("", "grafana-harness")
+		if err != nil {
+			harnessErr = err
+			return
+		}
+		atExit(func() { os.RemoveAll(tmp) })
+		harnessBin = filepath.Join(tmp, "grafana-harness")
+		cmd := exec.Command("go", "build", "-o", harnessBin, ".")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			harnessErr = fmt.Errorf("building the harness in %s: %v\n%s", dir, err, out)
+		}
+	})
+	if harnessSkip != "" {
+		missing(t, harnessSkip)
+	}
+	if harnessErr != nil {
+		t.Fatal(harnessErr)
+	}
+	return harnessBin
+}
+
+// distDir is the plugin's dist/ with the built backend for this platform.
+func distDir(t *testing.T, root string) string {
+	t.Helper()
+	dist := filepath.Join(root, "grafana-plugin", "dist")
+	exe := filepath.Join(dist, fmt.Sprintf("gpx_firebreak_aiops_%s_%s", runtime.GOOS, runtime.GOARCH))
+	for _, f := range []string{exe, filepath.Join(dist, "plugin.json"), filepath.Join(dist, "module.js")} {
+		if _, err := os.Stat(f); err != nil {
+			missing(t, f+" not built: run `npm run build` and `go run github.com/magefile/mage -v build:linux` in grafana-plugin (test.sh does)")
+		}
+	}
+	return dist
+}
+
+type harnessOut struct {
+	Health *struct {
+		Status  string          `json:"status"`
+		Message string          `json:"message"`
+		Details json.RawMessage `json:"details"`
+	} `json:"health"`
+	Results map[string]struct {
+		Status int    `json:"status"`
+		Error  string `json:"error"`
+		Frames []struct {
+			Name string `json:"name"`
+			Meta *struct {
+				Type    string `json:"type"`
+				Notices []struct {
+					Text string `json:"text"`
+				} `json:"notices"`
+			} `json:"meta"`
+			RowCount int `json:"rowCount"`
+			Fields   []struct {
+				Name   string            `json:"name"`
+				Type   string            `json:"type"`
+				Labels map[string]string `json:"labels"`
+				Values []any             `json:"values"`
+			} `json:"fields"`
+		} `json:"frames"`
+	} `json:"results"`
+	Resource *struct {
+		Status   int             `json:"status"`
+		BodyJSON json.RawMessage `json:"bodyJSON"`
+	} `json:"resource"`
+}
+
+func TestBuiltPluginThroughHarness(t *testing.T) {
+	e := firebreak(t)
+	bin := harness(t, e.root)
+	dist := distDir(t, e.root)
+
+	settings := filepath.Join(t.TempDir(), "ds.json")
+	b, _ := json.Marshal(map[string]any{
+		"uid": "firebreak", "id": 1, "orgId": 1, "name": "Firebreak", "type": "firebreak-aiops-datasource",
+		"jsonData":       map[string]any{"url": e.base, "timeoutSeconds": 20},
+		"secureJsonData": map[string]string{"apiToken": "not-checked-yet"},
+		"signedInUser":   map[string]string{"login": "viewer", "role": "Viewer"},
+	})
+	if err := os.WriteFile(settings, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(t *testing.T, args ...string) harnessOut {
+		t.Helper()
+		full := append([]string{"--dist", dist, "--settings", settings, "--json", "--strict", "--timeout", "60s"}, args...)
+		cmd := exec.Command(bin, full...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("grafana-harness %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+		}
+		var out harnessOut
+		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+			t.Fatalf("grafana-harness %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, stdout.String())
+		}
+		return out
+	}
+	from := e.rangeFrom.UTC().Format(time.RFC3339)
+	to := e.rangeTo.UTC().Format(time.RFC3339)
+
+	t.Run("health", func(t *testing.T) {
+		out := run(t, "health")
+		if out.Health == nil || out.Health.Status != "OK" || !regexp.MustCompile(`^Firebreak \S+, store chdb, broker ok$`).MatchString(out.Health.Message) {
+			t.Fatalf("health: %+v", out.Health)
+		}
+	})
+
+	t.Run("sql", func(t *testing.T) {
+		out := run(t, "query", "--query-type", "sql", "--from", from, "--to", to, "--interval", "1m",
+			"--json", `{"refId":"A","rawSql":"SELECT $__timeGroup(time, $__interval) AS t, avg(value) AS v FROM samples WHERE $__timeFilter(time) AND metric_name = 'fbtest_latency_seconds' GROUP BY t ORDER BY t","format":"time_series"}`)
+		r := out.Results["A"]
+		if r.Error != "" || len(r.Frames) != 1 || r.Frames[0].RowCount != 30 {
+			t.Fatalf("sql: %+v", r)
+		}
+		f := r.Frames[0]
+		if f.Meta == nil || f.Meta.Type != "timeseries-wide" || f.Fields[0].Type != "time.Time" || f.Fields[1].Type != "*float64" {
+			t.Fatalf("sql frame: meta %+v fields %+v", f.Meta, f.Fields)
+		}
+		for _, v := range f.Fields[1].Values {
+			if v != 0.25 {
+				t.Fatalf("sql value %v, want 0.25", v)
+			}
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		out := run(t, "query", "--query-type", "metrics", "--from", from, "--to", to, "--interval", "1m",
+			"--json", `{"refId":"A","selector":"{__name__=\"fbtest_requests\", service=\"checkout\"}","aggregation":"max","step":"1m"}`)
+		r := out.Results["A"]
+		if r.Error != "" || len(r.Frames) != 2 {
+			t.Fatalf("metrics: %+v", r)
+		}
+		var names []string
+		for _, f := range r.Frames {
+			names = append(names, f.Name)
+			if len(f.Fields) != 2 || f.Fields[1].Name != "value" || f.Fields[1].Labels["service"] != "checkout" || f.RowCount != 30 {
+				t.Fatalf("metrics frame %s: %+v", f.Name, f.Fields)
+			}
+		}
+		slices.Sort(names)
+		want := []string{`fbtest_requests{instance="a", service="checkout"}`, `fbtest_requests{instance="b", service="checkout"}`}
+		if !slices.Equal(names, want) {
+			t.Fatalf("metrics frames %q, want %q", names, want)
+		}
+	})
+
+	t.Run("resources", func(t *testing.T) {
+		for path, want := range map[string][]string{
+			"/metrics":                         {metricLatency, metricMany, metricRequests},
+			"/labels?metric=" + metricRequests: {"instance", "service"},
+			"/label-values?label=service&metric=fbtest_requests": {"cart", "checkout"},
+		} {
+			out := run(t, "resource", "--method", "GET", "--path", path)
+			var got []string
+			if out.Resource == nil || out.Resource.Status != 200 || json.Unmarshal(out.Resource.BodyJSON, &got) != nil || !slices.Equal(got, want) {
+				t.Fatalf("resource %s: %+v, want %q", path, out.Resource, want)
+			}
+		}
+	})
+
+	t.Run("unreachable", func(t *testing.T) {
+		dead, _ := freePort()
+		bad := filepath.Join(t.TempDir(), "dead.json")
+		os.WriteFile(bad, []byte(`{"uid":"dead","jsonData":{"url":"http://`+dead+`","timeoutSeconds":2}}`), 0o600)
+		cmd := exec.Command(bin, "--dist", dist, "--settings", bad, "--json", "health")
+		stdout, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("harness: %v", err)
+		}
+		var out harnessOut
+		if err := json.Unmarshal(stdout, &out); err != nil || out.Health == nil || out.Health.Status != "ERROR" ||
+			!strings.Contains(out.Health.Message, "cannot reach Firebreak at http://"+dead) {
+			t.Fatalf("unreachable health: %s", stdout)
+		}
+	})
+}

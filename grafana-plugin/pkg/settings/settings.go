@@ -1,0 +1,108 @@
+// Package settings loads and validates a Firebreak data source's
+// configuration, in one place. Everything the backend needs from Grafana's
+// data source settings passes through Load.
+package settings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+)
+
+const (
+	// DefaultTimeout bounds one call to the Firebreak API when the data
+	// source leaves timeoutSeconds empty.
+	DefaultTimeout = 30 * time.Second
+	// MaxTimeout is the longest timeout accepted.
+	MaxTimeout = 10 * time.Minute
+)
+
+// Settings is a validated Firebreak data source configuration.
+type Settings struct {
+	// URL is the base address of `firebreak run`'s HTTP API, without a
+	// trailing slash (a path prefix behind a reverse proxy is kept).
+	URL string
+	// Timeout bounds each call to the API.
+	Timeout time.Duration
+	// APIToken, when set, is sent as "Authorization: Bearer <token>". It only
+	// ever comes from secureJsonData.
+	APIToken string
+}
+
+// jsonData is the shape the config editor stores in jsonData.
+type jsonData struct {
+	URL            string          `json:"url"`
+	TimeoutSeconds json.RawMessage `json:"timeoutSeconds"`
+}
+
+// Load reads and validates the settings Grafana sends with every request.
+// jsonData.url wins over the data source's top-level URL, which provisioning
+// files often use instead.
+func Load(s backend.DataSourceInstanceSettings) (Settings, error) {
+	var jd jsonData
+	if len(s.JSONData) > 0 {
+		if err := json.Unmarshal(s.JSONData, &jd); err != nil {
+			return Settings{}, fmt.Errorf("data source jsonData is not a JSON object: %w", err)
+		}
+	}
+	raw := strings.TrimSpace(jd.URL)
+	if raw == "" {
+		raw = strings.TrimSpace(s.URL)
+	}
+	u, err := parseURL(raw)
+	if err != nil {
+		return Settings{}, err
+	}
+	timeout, err := parseTimeout(jd.TimeoutSeconds)
+	if err != nil {
+		return Settings{}, err
+	}
+	return Settings{
+		URL:      u,
+		Timeout:  timeout,
+		APIToken: strings.TrimSpace(s.DecryptedSecureJSONData["apiToken"]),
+	}, nil
+}
+
+func parseURL(raw string) (string, error) {
+	if raw == "" {
+		return "", errors.New("the Firebreak URL is empty: set it to the address of `firebreak run`, e.g. http://127.0.0.1:8480")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("the Firebreak URL %q is not an http:// or https:// address such as http://127.0.0.1:8480", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("the Firebreak URL %q must not have a query or fragment", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// parseTimeout accepts a JSON number or a numeric string (provisioning YAML
+// often quotes it); empty or 0 means the default.
+func parseTimeout(raw json.RawMessage) (time.Duration, error) {
+	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
+	if s == "" || s == "null" {
+		return DefaultTimeout, nil
+	}
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || secs < 0 {
+		return 0, fmt.Errorf("timeout %s is not a number of seconds", s)
+	}
+	if secs == 0 {
+		return DefaultTimeout, nil
+	}
+	d := time.Duration(secs * float64(time.Second))
+	if d < time.Second || d > MaxTimeout {
+		return 0, fmt.Errorf("timeout %s s is outside 1 to %d seconds", s, int(MaxTimeout.Seconds()))
+	}
+	return d, nil
+}

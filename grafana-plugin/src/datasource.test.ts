@@ -1,0 +1,104 @@
+import { DataSourceInstanceSettings, ScopedVars } from '@grafana/data';
+
+import { DataSource } from './datasource';
+import { FirebreakOptions, FirebreakQuery, Format, QueryType } from './types';
+
+// A stand-in for Grafana's template service: replaces $name and ${name}
+// from the dashboard's variables and scoped vars, passing each value
+// through the formatter as Grafana does.
+const variables: Record<string, string | string[]> = {
+  service: 'checkout',
+  services: ['cart', 'checkout'],
+  evil: "x' OR 1=1 --",
+  step: '5m',
+};
+jest.mock('@grafana/runtime', () => ({
+  ...jest.requireActual('@grafana/runtime'),
+  getTemplateSrv: () => ({
+    replace: (target: string, scopedVars?: ScopedVars, format?: (v: unknown) => string) =>
+      target.replace(/\$\{(\w+)\}|\$(\w+)/g, (match, braced, plain) => {
+        const name = braced ?? plain;
+        const value = scopedVars?.[name]?.value ?? variables[name];
+        if (value === undefined) {
+          return match;
+        }
+        return format ? format(value) : String(value);
+      }),
+  }),
+}));
+
+const settings = {
+  id: 1,
+  uid: 'firebreak',
+  type: 'firebreak-aiops-datasource',
+  name: 'Firebreak',
+  jsonData: {},
+} as unknown as DataSourceInstanceSettings<FirebreakOptions>;
+
+describe('DataSource.applyTemplateVariables', () => {
+  const ds = new DataSource(settings);
+
+  it('quotes variables in SQL and leaves the backend macros alone', () => {
+    const q: FirebreakQuery = {
+      refId: 'A',
+      queryType: QueryType.SQL,
+      format: Format.Table,
+      rawSql:
+        "SELECT * FROM samples WHERE $__timeFilter(time) AND labels['service'] = '$service' AND labels['service'] IN ($services) AND x = '${evil}'",
+    };
+    expect(ds.applyTemplateVariables(q, {}).rawSql).toBe(
+      "SELECT * FROM samples WHERE $__timeFilter(time) AND labels['service'] = 'checkout' AND labels['service'] IN ('cart', 'checkout') AND x = 'x\\' OR 1=1 --'"
+    );
+  });
+
+  it('formats multi-value variables in a selector as a regex and interpolates the step', () => {
+    const q: FirebreakQuery = {
+      refId: 'A',
+      queryType: QueryType.Metrics,
+      selector: '{__name__="http_requests_total", service=~"$services", env="$env"}',
+      step: '$step',
+    };
+    const scoped: ScopedVars = { env: { text: 'prod', value: 'prod' } };
+    expect(ds.applyTemplateVariables(q, scoped)).toEqual({
+      ...q,
+      selector: '{__name__="http_requests_total", service=~"(cart|checkout)", env="prod"}',
+      step: '5m',
+    });
+  });
+
+  it('keeps fields it does not template', () => {
+    const q: FirebreakQuery = { refId: 'B', queryType: QueryType.Metrics, selector: 'up', aggregation: 'max' };
+    expect(ds.applyTemplateVariables(q, {})).toEqual(q);
+  });
+});
+
+describe('DataSource', () => {
+  it('supports annotation queries with the standard editor', () => {
+    expect(new DataSource(settings).annotations).toEqual({});
+  });
+});
+
+describe('DataSource.filterQuery', () => {
+  const ds = new DataSource(settings);
+  it.each([
+    [{ refId: 'A', queryType: QueryType.Metrics, selector: 'up' }, true],
+    [{ refId: 'A', queryType: QueryType.Metrics, selector: ' ' }, false],
+    [{ refId: 'A', queryType: QueryType.Metrics, selector: 'up', hide: true }, false],
+    [{ refId: 'A', queryType: QueryType.SQL, rawSql: 'SELECT 1' }, true],
+    [{ refId: 'A', queryType: QueryType.SQL }, false],
+  ])('%p runs: %p', (q, want) => {
+    expect(ds.filterQuery(q as FirebreakQuery)).toBe(want);
+  });
+});
+
+describe('DataSource.metricFindQuery', () => {
+  it('calls the backend resource the variable query names', async () => {
+    const ds = new DataSource(settings);
+    const getResource = jest.spyOn(ds, 'getResource').mockResolvedValue(['cart', 'checkout']);
+    await expect(ds.metricFindQuery('label_values(http_requests_total, service)')).resolves.toEqual([
+      { text: 'cart' },
+      { text: 'checkout' },
+    ]);
+    expect(getResource).toHaveBeenCalledWith('label-values', { metric: 'http_requests_total', label: 'service' });
+  });
+});

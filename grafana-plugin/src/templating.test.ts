@@ -1,0 +1,50 @@
+import { parseVariableQuery, selectorFormatter, sqlFormatter } from './templating';
+import { Resource } from './types';
+
+describe('sqlFormatter', () => {
+  it.each([
+    ['checkout', 'checkout'],
+    ["o'brien", "o\\'brien"],
+    ["x' OR 1=1 --", "x\\' OR 1=1 --"],
+    ['back\\slash', 'back\\\\slash'],
+    [['a', "b'c"], "'a', 'b\\'c'"],
+    [42, '42'],
+    [undefined, ''],
+  ])('formats %p as %p', (value, want) => {
+    expect(sqlFormatter(value)).toBe(want);
+  });
+});
+
+describe('selectorFormatter', () => {
+  it.each([
+    ['checkout', 'checkout'],
+    ['say "hi"', 'say \\"hi\\"'],
+    [['a.b'], 'a\\\\.b'],
+    [['cart', 'checkout'], '(cart|checkout)'],
+    [['a|b', 'c'], '(a\\\\|b|c)'],
+  ])('formats %p as %p', (value, want) => {
+    expect(selectorFormatter(value)).toBe(want);
+  });
+});
+
+describe('parseVariableQuery', () => {
+  it.each([
+    ['metrics()', { path: Resource.Metrics, params: {} }],
+    [' label_names() ', { path: Resource.Labels, params: {} }],
+    ['label_names(http_requests_total)', { path: Resource.Labels, params: { metric: 'http_requests_total' } }],
+    ['label_values(service)', { path: Resource.LabelValues, params: { label: 'service' } }],
+    [
+      'label_values(http_requests_total, instance)',
+      { path: Resource.LabelValues, params: { metric: 'http_requests_total', label: 'instance' } },
+    ],
+  ])('reads %p', (query, want) => {
+    expect(parseVariableQuery(query)).toEqual(want);
+  });
+
+  it.each(['', 'services', 'metrics(x)', 'label_values()', 'label_names(a, b)', 'drop_table(x)'])(
+    'refuses %p with the syntax',
+    (query) => {
+      expect(() => parseVariableQuery(query)).toThrow(/use metrics\(\), label_names\(\), label_values\(label\)/);
+    }
+  );
+});
