@@ -87,7 +87,7 @@ func startCommand(t *testing.T, command, dataDir string, httpAddr, brokerAddr st
 		t.Fatal(err)
 	}
 	args := append([]string{command, "--data-dir", dataDir, "--http-addr", httpAddr, "--broker-listen", brokerAddr,
-		"--partitions", "4", "--batch-wait", "200ms"}, extra...)
+		"--partitions", "4", "--batch-wait", "200ms", "--otlp-grpc-addr", freeAddr(t)}, extra...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

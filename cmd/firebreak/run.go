@@ -18,8 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/firebreak-aiops/firebreak/collectors/ingest"
+	"github.com/firebreak-aiops/firebreak/collectors/otlp"
 	"github.com/firebreak-aiops/firebreak/collectors/remotewrite"
 	"github.com/firebreak-aiops/firebreak/pipeline/broker"
 	"github.com/firebreak-aiops/firebreak/pipeline/bus"
@@ -55,6 +58,7 @@ type runConfig struct {
 	ingestRates    listFlag
 	tlsCert        string
 	tlsKey         string
+	otlpGRPCAddr   string
 
 	demoDay    time.Duration
 	demoRate   time.Duration
@@ -78,6 +82,7 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Var(&c.ingestTokens, "ingest-token", "bearer token collectors require, as SOURCE=TOKEN (sources: remote_write, otlp_http, otlp_grpc, loki, jsonlines, support) or TOKEN for all; repeatable. Without any, collectors are open")
 	fs.Var(&c.ingestRates, "ingest-rate", "per-source request rate limit, as SOURCE=REQUESTS_PER_SECOND[:BURST] or RATE[:BURST] for every source; repeatable. Over it: 429 with Retry-After")
+	fs.StringVar(&c.otlpGRPCAddr, "otlp-grpc-addr", "127.0.0.1:4317", "host:port of the OTLP/gRPC receiver (metrics and logs); empty turns it off. OTLP/HTTP is on --http-addr at /v1/metrics and /v1/logs")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate for HTTPS on --http-addr (with --tls-key)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key for HTTPS on --http-addr (with --tls-cert)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
@@ -193,7 +198,11 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	w := writer.New(writer.Config{Brokers: brokers, MaxBatchRows: cfg.batchRows, MaxBatchWait: cfg.batchWait},
 		st, producer, reg, log)
 
+	pub := &ingest.Publisher{Sink: producer, Partitions: parts.get}
+	otlpCollector := otlp.New(otlp.Config{MaxBodyBytes: cfg.maxBodyBytes}, pub, ingestMetrics)
+
 	mux := http.NewServeMux()
+	mux.Handle("/v1/", guard.Wrap(otlp.SourceHTTP, otlpCollector.HTTPHandler()))
 	mux.Handle("POST /api/v1/write", rw)
 	mux.Handle("/api/v1/write", rw) // other methods: 405 with a reason
 	queryapi.New(st, log).Register(mux)
@@ -247,6 +256,29 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	if cfg.otlpGRPCAddr != "" {
+		var extra []grpc.ServerOption
+		if cfg.tlsCert != "" {
+			creds, err := credentials.NewServerTLSFromFile(cfg.tlsCert, cfg.tlsKey)
+			if err != nil {
+				return fmt.Errorf("OTLP/gRPC TLS: %w", err)
+			}
+			extra = append(extra, grpc.Creds(creds))
+		}
+		gs := otlp.NewGRPCServer(ingestMetrics, otlp.GRPCOptions{Tokens: tokens, Limits: rates}, extra...)
+		otlpCollector.RegisterGRPC(gs)
+		gln, err := net.Listen("tcp", cfg.otlpGRPCAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --otlp-grpc-addr %s: %w (another OTLP receiver running? pick another port or set it empty)", cfg.otlpGRPCAddr, err)
+		}
+		go func() {
+			if err := gs.Serve(gln); err != nil {
+				errc <- fmt.Errorf("OTLP/gRPC server: %w", err)
+			}
+		}()
+		defer gs.GracefulStop()
+		log.Info("OTLP/gRPC receiver listening", "addr", gln.Addr().String())
+	}
 	addr := ln.Addr().String()
 	log.Info("firebreak ready", "http", addr, "kafka", brokers, "store", st.Kind(), "data_dir", cfg.dataDir)
 	if demo {
