@@ -17,11 +17,14 @@ func runDemo(ctx context.Context, cfg runConfig, addr string, log *slog.Logger) 
 	base := "http://" + addr
 	shop := workload.NewShop(cfg.demoFactor, cfg.demoDay, uint64(time.Now().UnixNano()), time.Now())
 	sender := workload.NewSender(base + "/api/v1/write")
+	supportSender := workload.NewSender(base + "/api/v1/support")
+	logSender := workload.NewSender(base + "/api/v1/logs")
 
 	q := url.QueryEscape("SELECT metric_name, count() AS points, round(avg(value), 3) AS avg FROM samples GROUP BY metric_name ORDER BY metric_name")
 	fmt.Fprintf(os.Stderr, `
 Firebreak demo is running: a small online shop (%v, %d instances each, %d series)
-sends a point per series every %s through Prometheus remote_write; one simulated day lasts %s.
+sends a point per series every %s through Prometheus remote_write, service logs through
+the JSON lines API and customer questions through the support API; one simulated day lasts %s.
 
 Open:
   %s/healthz
@@ -36,8 +39,19 @@ Stop with Ctrl-C (data stays in %s).
 
 	t := time.NewTicker(cfg.demoRate)
 	defer t.Stop()
-	sent := 0
+	sent, tick := 0, 0
 	for {
+		tick++
+		now := time.Now()
+		// Service chatter every tick; a trickle of customer questions.
+		if err := logSender.SendBody(ctx, shop.LogsBody(now, 50, 0.005), "application/x-ndjson"); err != nil && ctx.Err() == nil {
+			log.Warn("demo workload: logs failed", "err", err)
+		}
+		if tick%3 == 0 {
+			if err := supportSender.SendBody(ctx, shop.SupportBody(now, 1), "application/json"); err != nil && ctx.Err() == nil {
+				log.Warn("demo workload: support message failed", "err", err)
+			}
+		}
 		if err := sender.Send(ctx, shop.Sample(time.Now())); err != nil {
 			if ctx.Err() != nil {
 				return

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/firebreak-aiops/firebreak/collectors/ingest"
 	"github.com/firebreak-aiops/firebreak/collectors/otlp"
 	"github.com/firebreak-aiops/firebreak/collectors/remotewrite"
+	"github.com/firebreak-aiops/firebreak/collectors/support"
 	"github.com/firebreak-aiops/firebreak/pipeline/broker"
 	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/queryapi"
@@ -39,26 +41,28 @@ const defaultKafkaRetention = 24 * time.Hour
 
 // runConfig is everything `firebreak run` and `firebreak demo` take.
 type runConfig struct {
-	dataDir        string
-	httpAddr       string
-	kafkaBrokers   listFlag
-	brokerListen   string
-	partitions     int
-	kafkaRetention time.Duration
-	clickhouseDSN  string
-	retentionDays  int
-	maxBodyBytes   int64
-	batchRows      int
-	batchWait      time.Duration
-	sqlMaxRows     int64
-	sqlTimeout     time.Duration
-	logLevel       string
-	pprof          bool
-	ingestTokens   listFlag
-	ingestRates    listFlag
-	tlsCert        string
-	tlsKey         string
-	otlpGRPCAddr   string
+	dataDir         string
+	httpAddr        string
+	kafkaBrokers    listFlag
+	brokerListen    string
+	partitions      int
+	kafkaRetention  time.Duration
+	clickhouseDSN   string
+	retentionDays   int
+	maxBodyBytes    int64
+	batchRows       int
+	batchWait       time.Duration
+	sqlMaxRows      int64
+	sqlTimeout      time.Duration
+	logLevel        string
+	pprof           bool
+	ingestTokens    listFlag
+	ingestRates     listFlag
+	tlsCert         string
+	tlsKey          string
+	otlpGRPCAddr    string
+	slackSecret     string
+	supportKeywords string
 
 	demoDay    time.Duration
 	demoRate   time.Duration
@@ -83,6 +87,8 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.Var(&c.ingestTokens, "ingest-token", "bearer token collectors require, as SOURCE=TOKEN (sources: remote_write, otlp_http, otlp_grpc, loki, jsonlines, support) or TOKEN for all; repeatable. Without any, collectors are open")
 	fs.Var(&c.ingestRates, "ingest-rate", "per-source request rate limit, as SOURCE=REQUESTS_PER_SECOND[:BURST] or RATE[:BURST] for every source; repeatable. Over it: 429 with Retry-After")
 	fs.StringVar(&c.otlpGRPCAddr, "otlp-grpc-addr", "127.0.0.1:4317", "host:port of the OTLP/gRPC receiver (metrics and logs); empty turns it off. OTLP/HTTP is on --http-addr at /v1/metrics and /v1/logs")
+	fs.StringVar(&c.slackSecret, "slack-signing-secret", "", "Slack app signing secret; without it POST /api/v1/support/slack refuses every request (401)")
+	fs.StringVar(&c.supportKeywords, "support-keywords", "", "YAML file of keyword lists for support messages: services (keyword -> service) and categories (docs/support.md); empty uses the built-in shop defaults")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate for HTTPS on --http-addr (with --tls-key)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key for HTTPS on --http-addr (with --tls-cert)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
@@ -201,8 +207,26 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	pub := &ingest.Publisher{Sink: producer, Partitions: parts.get}
 	otlpCollector := otlp.New(otlp.Config{MaxBodyBytes: cfg.maxBodyBytes}, pub, ingestMetrics)
 
+	supportCfg := support.Config{SlackSigningSecret: cfg.slackSecret, Registerer: reg, Logger: log}
+	if cfg.supportKeywords != "" {
+		raw, err := os.ReadFile(cfg.supportKeywords)
+		if err != nil {
+			return fmt.Errorf("--support-keywords: %w", err)
+		}
+		if err := supportCfg.LoadKeywords(raw); err != nil {
+			return fmt.Errorf("--support-keywords %s: %w", cfg.supportKeywords, err)
+		}
+	}
+	supportCollector, err := support.New(supportCfg, pub, ingestMetrics)
+	if err != nil {
+		return err
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", guard.Wrap(otlp.SourceHTTP, otlpCollector.HTTPHandler()))
+	mux.Handle("/api/v1/support", guard.Wrap(support.SourceGeneric, supportCollector.Generic()))
+	mux.Handle("/api/v1/support/slack", guard.Wrap(support.SourceSlack, supportCollector.Slack()))
+	mux.Handle("/api/v1/support/ticket", guard.Wrap(support.SourceTicket, supportCollector.Ticket()))
 	mux.Handle("POST /api/v1/write", rw)
 	mux.Handle("/api/v1/write", rw) // other methods: 405 with a reason
 	queryapi.New(st, log).Register(mux)

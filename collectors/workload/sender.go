@@ -48,9 +48,23 @@ func (s *Sender) Send(ctx context.Context, req *prompb.WriteRequest) error {
 
 // SendEncoded posts an already encoded body.
 func (s *Sender) SendEncoded(ctx context.Context, body []byte) error {
+	return s.send(ctx, body, http.Header{
+		"Content-Type":                      {"application/x-protobuf"},
+		"Content-Encoding":                  {"snappy"},
+		"X-Prometheus-Remote-Write-Version": {"0.1.0"},
+	})
+}
+
+// SendBody posts any body with the same retry rules, e.g. JSON lines to
+// /api/v1/logs or support messages to /api/v1/support.
+func (s *Sender) SendBody(ctx context.Context, body []byte, contentType string) error {
+	return s.send(ctx, body, http.Header{"Content-Type": {contentType}})
+}
+
+func (s *Sender) send(ctx context.Context, body []byte, hdr http.Header) error {
 	var last error
 	for attempt := 0; attempt < max(1, s.MaxAttempts); attempt++ {
-		retry, wait, err := s.post(ctx, body)
+		retry, wait, err := s.post(ctx, body, hdr)
 		if err == nil {
 			return nil
 		}
@@ -70,14 +84,14 @@ func (s *Sender) SendEncoded(ctx context.Context, body []byte) error {
 	return fmt.Errorf("gave up after %d attempts: %w", s.MaxAttempts, last)
 }
 
-func (s *Sender) post(ctx context.Context, body []byte) (retry bool, wait time.Duration, err error) {
+func (s *Sender) post(ctx context.Context, body []byte, hdr http.Header) (retry bool, wait time.Duration, err error) {
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
 	if err != nil {
 		return false, 0, err
 	}
-	r.Header.Set("Content-Type", "application/x-protobuf")
-	r.Header.Set("Content-Encoding", "snappy")
-	r.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	for k, v := range hdr {
+		r.Header[k] = v
+	}
 	if s.Token != "" {
 		r.Header.Set("Authorization", "Bearer "+s.Token)
 	}
@@ -90,7 +104,7 @@ func (s *Sender) post(ctx context.Context, body []byte) (retry bool, wait time.D
 	if resp.StatusCode/100 == 2 {
 		return false, 0, nil
 	}
-	err = fmt.Errorf("remote_write: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	err = fmt.Errorf("POST %s: %s: %s", s.URL, resp.Status, bytes.TrimSpace(msg))
 	if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil {
 		wait = time.Duration(secs) * time.Second
 	}
