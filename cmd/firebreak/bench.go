@@ -60,6 +60,7 @@ type ingestBenchConfig struct {
 	concurrency       int
 	series            int
 	samplesPerRequest int
+	samplesPerSeries  int
 	labels            int
 	verifySQL         string
 	verifyTimeout     time.Duration
@@ -72,8 +73,9 @@ func cmdBenchIngest(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.url, "url", "", "remote_write endpoint to load, e.g. http://127.0.0.1:8480/api/v1/write (firebreak) or http://127.0.0.1:9090/api/v1/write (Prometheus with --web.enable-remote-write-receiver)")
 	fs.DurationVar(&cfg.duration, "duration", 60*time.Second, "how long to send; requests in flight at the end are completed and counted")
 	fs.IntVar(&cfg.concurrency, "concurrency", 8, "parallel senders (like Prometheus' remote_write shards); each owns a fixed share of the series and sends them in timestamp order")
-	fs.IntVar(&cfg.series, "series", 100_000, "distinct series; every request carries one sample of each of its series, so a series gets a new sample every series/(samples-per-request) requests")
-	fs.IntVar(&cfg.samplesPerRequest, "samples-per-request", 2000, "samples (= series) per request; Prometheus' max_samples_per_send default is 2000")
+	fs.IntVar(&cfg.series, "series", 100_000, "distinct series, split evenly among the senders; each sender cycles through its share, one request per samples-per-request/samples-per-series series, timestamps advancing 1 s per cycle")
+	fs.IntVar(&cfg.samplesPerRequest, "samples-per-request", 2000, "samples per request; Prometheus' max_samples_per_send default is 2000")
+	fs.IntVar(&cfg.samplesPerSeries, "samples-per-series", 1, "samples of each series in one request (1 to 1000): Prometheus forwarding live data sends 1; more is a backfill or catch-up shape, where label work is shared by several samples")
 	fs.IntVar(&cfg.labels, "labels", 8, "labels per series including __name__ (3 to 11), like node_exporter or Kubernetes app metrics")
 	fs.StringVar(&cfg.verifySQL, "verify-sql", "", "firebreak base URL (e.g. http://127.0.0.1:8480): poll SELECT count() FROM samples_data until what was acked is stored, and report the end-to-end rate; empty skips")
 	fs.DurationVar(&cfg.verifyTimeout, "verify-timeout", 5*time.Minute, "with --verify-sql: how long to wait after sending for the store to catch up before reporting samples as missing")
@@ -119,9 +121,12 @@ func (c *ingestBenchConfig) validate() error {
 	if c.labels < 3 || c.labels > 3+len(benchExtraLabels) {
 		return fmt.Errorf("bench ingest: --labels %d out of range: use 3 to %d", c.labels, 3+len(benchExtraLabels))
 	}
-	if c.series < c.concurrency*c.samplesPerRequest {
-		return fmt.Errorf("bench ingest: --series %d is less than --concurrency × --samples-per-request (%d): every sender needs series of its own (Prometheus shards the same way); raise --series or lower the others",
-			c.series, c.concurrency*c.samplesPerRequest)
+	if c.samplesPerSeries < 1 || c.samplesPerSeries > benchRound || c.samplesPerRequest%c.samplesPerSeries != 0 {
+		return fmt.Errorf("bench ingest: --samples-per-series %d must be 1 to %d and divide --samples-per-request %d", c.samplesPerSeries, benchRound, c.samplesPerRequest)
+	}
+	if perReq := c.samplesPerRequest / c.samplesPerSeries; c.series < c.concurrency*perReq {
+		return fmt.Errorf("bench ingest: --series %d is less than --concurrency × series per request (%d): every sender needs series of its own (Prometheus shards the same way); raise --series or lower the others",
+			c.series, c.concurrency*perReq)
 	}
 	if c.verifySQL != "" {
 		if u, err := url.Parse(c.verifySQL); err != nil || u.Host == "" {
@@ -138,6 +143,7 @@ type ingestResult struct {
 	Concurrency       int     `json:"concurrency"`
 	Series            int     `json:"series"`
 	SamplesPerRequest int     `json:"samples_per_request"`
+	SamplesPerSeries  int     `json:"samples_per_series"`
 	Labels            int     `json:"labels"`
 	PrepareSeconds    float64 `json:"prepare_seconds"`
 	BodyBytesPerSamp  float64 `json:"body_bytes_per_sample"`
@@ -157,6 +163,7 @@ type ingestResult struct {
 	FirstErrors     []string         `json:"first_errors,omitempty"`
 	SenderCPUSecs   float64          `json:"sender_cpu_seconds"`
 	SenderCores     float64          `json:"sender_cpu_cores"`
+	SenderMaxRSSMiB float64          `json:"sender_max_rss_mib"`
 
 	Verify *verifyResult `json:"verify,omitempty"`
 }
@@ -176,7 +183,7 @@ type verifyResult struct {
 func (r *ingestResult) print(w io.Writer) {
 	p := func(k, f string, a ...any) { fmt.Fprintf(w, "  %-20s %s\n", k, fmt.Sprintf(f, a...)) }
 	fmt.Fprintf(w, "firebreak bench ingest → %s\n", r.URL)
-	p("load", "%d senders, %d series, %d samples/request, %d labels/series", r.Concurrency, r.Series, r.SamplesPerRequest, r.Labels)
+	p("load", "%d senders, %d series, %d samples/request, %d sample(s) per series per request, %d labels/series", r.Concurrency, r.Series, r.SamplesPerRequest, r.SamplesPerSeries, r.Labels)
 	p("bodies", "%.1f bytes/sample (snappy.Encode of the same request: %.1f), built in %.1f s before the clock", r.BodyBytesPerSamp, r.SnappyBytesPerSmp, r.PrepareSeconds)
 	p("acked", "%s samples in %s requests over %.1f s", group(r.AckedSamples), group(r.AckedRequests), r.SendSeconds)
 	p("acked rate", "%s samples/s", group(int64(r.AckedPerSecond)))
@@ -185,7 +192,7 @@ func (r *ingestResult) print(w io.Writer) {
 	for _, e := range r.FirstErrors {
 		p("", "%s", e)
 	}
-	p("sender CPU", "%.1f s user+sys = %.2f cores of this machine (the sender shares it with the receiver)", r.SenderCPUSecs, r.SenderCores)
+	p("sender", "%.1f s CPU user+sys = %.2f cores of this machine (shared with the receiver), peak RSS %.0f MiB", r.SenderCPUSecs, r.SenderCores, r.SenderMaxRSSMiB)
 	if v := r.Verify; v != nil {
 		p("stored", "%s rows in samples_data (%s distinct by series and time)", group(v.StoredRows), distinctText(v))
 		if v.CaughtUp {
@@ -227,7 +234,7 @@ const benchRound = 1000 // ms
 
 func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writer) (*ingestResult, error) {
 	res := &ingestResult{URL: cfg.url, Concurrency: cfg.concurrency, Series: cfg.series,
-		SamplesPerRequest: cfg.samplesPerRequest, Labels: cfg.labels, StatusCounts: map[string]int64{}}
+		SamplesPerRequest: cfg.samplesPerRequest, SamplesPerSeries: cfg.samplesPerSeries, Labels: cfg.labels, StatusCounts: map[string]int64{}}
 
 	prepStart := time.Now()
 	// Timestamps start half an hour back and advance a second per round:
@@ -238,13 +245,14 @@ func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writ
 	if err != nil {
 		return nil, err
 	}
-	var bodyBytes, snappyBytes int
+	var bodyBytes, snappyBytes, samples int
 	for _, t := range tmpls {
 		bodyBytes += len(t.body)
 		snappyBytes += t.snappyLen
+		samples += len(t.valOff)
 	}
-	res.BodyBytesPerSamp = float64(bodyBytes) / float64(cfg.series)
-	res.SnappyBytesPerSmp = float64(snappyBytes) / float64(cfg.series)
+	res.BodyBytesPerSamp = float64(bodyBytes) / float64(samples)
+	res.SnappyBytesPerSmp = float64(snappyBytes) / float64(samples)
 	res.PrepareSeconds = time.Since(prepStart).Seconds()
 	fmt.Fprintf(progress, "bench: %d request bodies (%d series, %.0f bytes/sample) ready in %.1f s; sending to %s for %s with %d senders\n",
 		len(tmpls), cfg.series, res.BodyBytesPerSamp, res.PrepareSeconds, cfg.url, cfg.duration, cfg.concurrency)
@@ -294,7 +302,7 @@ func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writ
 		wk.tmpls = append(wk.tmpls, t)
 	}
 
-	ru0 := rusage()
+	ru0, _ := rusage()
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	var lastDone atomic.Int64 // unix ns of the last finished request
@@ -375,7 +383,7 @@ func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writ
 	wg.Wait()
 	close(stopProgress)
 	<-progressDone
-	ru1 := rusage()
+	ru1, maxRSS := rusage()
 	end := time.Unix(0, lastDone.Load())
 	if lastDone.Load() == 0 {
 		end = time.Now()
@@ -402,6 +410,7 @@ func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writ
 	res.FirstErrors = firstErrors
 	res.SenderCPUSecs = ru1 - ru0
 	res.SenderCores = res.SenderCPUSecs / res.SendSeconds
+	res.SenderMaxRSSMiB = maxRSS
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("bench ingest: interrupted after %.1f s", res.SendSeconds)
 	}
@@ -416,6 +425,10 @@ func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writ
 		res.Verify = vr
 		if err != nil {
 			return res, err
+		}
+		if vr.CaughtUp && vr.DistinctRows >= 0 && vr.DistinctRows < res.AckedSamples {
+			return res, fmt.Errorf("bench ingest: samples_data holds %s rows but only %s distinct (series, time) pairs for %s acked samples: %s acked samples were lost and others duplicated; look for warnings in firebreak's log",
+				group(vr.StoredRows), group(vr.DistinctRows), group(res.AckedSamples), group(res.AckedSamples-vr.DistinctRows))
 		}
 		if !vr.CaughtUp {
 			return res, fmt.Errorf("bench ingest: %s acked samples are not in samples_data after %s: look for writer errors in firebreak's log and at %s/metrics (firebreak_writer_insert_errors_total, firebreak_writer_kafka_lag_messages)",
@@ -435,13 +448,14 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-// rusage is this process' CPU time so far (user + system), in seconds.
-func rusage() float64 {
+// rusage is this process' CPU time so far (user + system), in seconds, and
+// its peak resident memory in MiB.
+func rusage() (cpuSecs, maxRSSMiB float64) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds(), float64(ru.Maxrss) / 1024 // Linux: KiB
 }
 
 func probe(ctx context.Context, s *workload.Sender) error {
@@ -604,16 +618,21 @@ func (v *verifier) wait(ctx context.Context, acked int64, start, sendEnd time.Ti
 type benchTemplate struct {
 	body      []byte
 	valOff    []int32 // offset of each sample's float64; its timestamp varint starts 9 bytes later
-	seriesIdx []int32
-	counter   []bool
-	snappyLen int // size snappy.Encode gives for the same request, for comparison
+	seriesIdx []int32 // per sample: its series
+	counter   []bool  // per sample: its series is a counter
+	perSeries int     // samples of each series in the request
+	snappyLen int     // size snappy.Encode gives for the same request, for comparison
 }
 
-// patch sets every sample of t to round's value and timestamp ts.
+// patch sets the samples of t to round's values and timestamps: a series'
+// j-th sample is at ts + j·(round length / samples per series).
 func (t *benchTemplate) patch(round int, ts int64) {
+	step := int64(benchRound / t.perSeries)
 	for k, off := range t.valOff {
-		binary.LittleEndian.PutUint64(t.body[off:], math.Float64bits(benchValue(int(t.seriesIdx[k]), round, t.counter[k])))
-		putVarint6(t.body[off+9:], ts)
+		j := k % t.perSeries
+		v := benchValue(int(t.seriesIdx[k]), round*t.perSeries+j, t.counter[k])
+		binary.LittleEndian.PutUint64(t.body[off:], math.Float64bits(v))
+		putVarint6(t.body[off+9:], ts+int64(j)*step)
 	}
 }
 
@@ -716,9 +735,10 @@ func buildTemplates(cfg ingestBenchConfig, baseMs int64) ([]*benchTemplate, erro
 		return nil, fmt.Errorf("bench ingest: the clock reads %s, outside what this benchmark's fixed-width timestamps cover", time.UnixMilli(baseMs))
 	}
 	var out []*benchTemplate
-	for first := 0; first < cfg.series; first += cfg.samplesPerRequest {
-		last := min(first+cfg.samplesPerRequest, cfg.series)
-		t, raw := encodeTemplate(first, last, cfg.labels, baseMs)
+	perReq := cfg.samplesPerRequest / cfg.samplesPerSeries
+	for first := 0; first < cfg.series; first += perReq {
+		last := min(first+perReq, cfg.series)
+		t, raw := encodeTemplate(first, last, cfg.labels, cfg.samplesPerSeries, baseMs)
 		t.snappyLen = len(snappy.Encode(nil, raw))
 		if first == 0 {
 			if err := checkTemplate(t, raw, first, last, cfg.labels, baseMs); err != nil {
@@ -730,12 +750,13 @@ func buildTemplates(cfg ingestBenchConfig, baseMs int64) ([]*benchTemplate, erro
 	return out, nil
 }
 
-// encodeTemplate writes the raw protobuf of series [first, last) and its
+// encodeTemplate writes the raw protobuf of series [first, last), perSeries
+// samples each, and its
 // snappy block. Label pairs seen earlier in the request become snappy copies
 // (most labels repeat across series); series headers, new label pairs and
 // the samples are literals. The decoder accepts any such stream.
-func encodeTemplate(first, last, nLabels int, ts int64) (*benchTemplate, []byte) {
-	t := &benchTemplate{}
+func encodeTemplate(first, last, nLabels, perSeries int, ts int64) (*benchTemplate, []byte) {
+	t := &benchTemplate{perSeries: perSeries}
 	var raw []byte
 	type segment struct {
 		start, end int
@@ -762,12 +783,13 @@ func encodeTemplate(first, last, nLabels int, ts int64) (*benchTemplate, []byte)
 			tsBuf = append(tsBuf, pairBuf...)
 			labelSegs = append(labelSegs, segment{start: s, end: len(tsBuf), label: true})
 		}
-		// Sample: 0x12 len=16 { 0x09 float64, 0x10 varint6 }.
+		// Samples: 0x12 len=16 { 0x09 float64, 0x10 varint6 } each; patch
+		// fills in values and timestamps.
 		sampleAt := len(tsBuf)
-		tsBuf = append(tsBuf, 0x12, 16, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x10)
-		tsBuf = append(tsBuf, 0, 0, 0, 0, 0, 0)
-		binary.LittleEndian.PutUint64(tsBuf[sampleAt+3:], math.Float64bits(benchValue(i, 0, counter)))
-		putVarint6(tsBuf[sampleAt+12:], ts)
+		for range perSeries {
+			tsBuf = append(tsBuf, 0x12, 16, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x10)
+			tsBuf = append(tsBuf, 0, 0, 0, 0, 0, 0)
+		}
 		// TimeSeries field header.
 		hdrStart := len(raw)
 		raw = append(raw, 0x0a)
@@ -778,9 +800,26 @@ func encodeTemplate(first, last, nLabels int, ts int64) (*benchTemplate, []byte)
 		for _, s := range labelSegs {
 			segs = append(segs, segment{start: base + s.start, end: base + s.end, label: true})
 		}
-		segs = append(segs, segment{start: base + sampleAt, end: len(raw), sample: true})
-		t.seriesIdx = append(t.seriesIdx, int32(i))
-		t.counter = append(t.counter, counter)
+		for j := range perSeries {
+			at := base + sampleAt + j*18
+			segs = append(segs, segment{start: at, end: at + 18, sample: true})
+			t.seriesIdx = append(t.seriesIdx, int32(i))
+			t.counter = append(t.counter, counter)
+		}
+	}
+
+	// Fill in round 0 so raw is a complete request (patch rewrites the same
+	// bytes in the compressed body).
+	{
+		k := 0
+		for _, sg := range segs {
+			if sg.sample {
+				j := k % perSeries
+				binary.LittleEndian.PutUint64(raw[sg.start+3:], math.Float64bits(benchValue(int(t.seriesIdx[k]), j, t.counter[k])))
+				putVarint6(raw[sg.start+12:], ts+int64(j)*int64(benchRound/perSeries))
+				k++
+			}
+		}
 	}
 
 	// Snappy block: uvarint decoded length, then literals and copies.
@@ -881,16 +920,22 @@ func checkTemplate(t *benchTemplate, raw []byte, first, last, nLabels int, ts in
 		if err := req.Unmarshal(dec); err != nil {
 			return fmt.Errorf("protobuf: %w", err)
 		}
-		if len(req.Timeseries) != last-first || len(t.valOff) != last-first {
-			return fmt.Errorf("%d series decoded, %d patch points, want %d", len(req.Timeseries), len(t.valOff), last-first)
+		if len(req.Timeseries) != last-first || len(t.valOff) != (last-first)*t.perSeries {
+			return fmt.Errorf("%d series decoded, %d patch points, want %d series of %d samples", len(req.Timeseries), len(t.valOff), last-first, t.perSeries)
 		}
 		for k, s := range req.Timeseries {
 			want, counter := benchLabels(first+k, nLabels)
 			if !slices.EqualFunc(s.Labels, want, func(a, b prompb.Label) bool { return a.Name == b.Name && a.Value == b.Value }) {
 				return fmt.Errorf("series %d: labels %v, want %v", first+k, s.Labels, want)
 			}
-			if len(s.Samples) != 1 || s.Samples[0].Timestamp != rts || s.Samples[0].Value != benchValue(first+k, round, counter) {
-				return fmt.Errorf("series %d: samples %v, want one at %d", first+k, s.Samples, rts)
+			if len(s.Samples) != t.perSeries {
+				return fmt.Errorf("series %d: %d samples, want %d", first+k, len(s.Samples), t.perSeries)
+			}
+			for j, smp := range s.Samples {
+				wantTs := rts + int64(j)*int64(benchRound/t.perSeries)
+				if smp.Timestamp != wantTs || smp.Value != benchValue(first+k, round*t.perSeries+j, counter) {
+					return fmt.Errorf("series %d sample %d: %v, want timestamp %d", first+k, j, smp, wantTs)
+				}
 			}
 		}
 	}

@@ -62,6 +62,7 @@ type proc struct {
 	broker  string
 	dataDir string
 	logPath string
+	syslog  string // TCP and UDP syslog address, when the test chose it
 	done    chan struct{} // closed when the process has exited
 	exitErr error
 }
@@ -86,15 +87,17 @@ func startCommand(t *testing.T, command, dataDir string, httpAddr, brokerAddr st
 	if err != nil {
 		t.Fatal(err)
 	}
+	syslogAddr := freeAddr(t) // TCP and UDP on the same port number
 	args := append([]string{command, "--data-dir", dataDir, "--http-addr", httpAddr, "--broker-listen", brokerAddr,
-		"--partitions", "4", "--batch-wait", "200ms", "--otlp-grpc-addr", freeAddr(t)}, extra...)
+		"--partitions", "4", "--batch-wait", "200ms", "--otlp-grpc-addr", freeAddr(t),
+		"--syslog-udp-addr", syslogAddr, "--syslog-tcp-addr", syslogAddr}, extra...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, base: "http://" + httpAddr, broker: brokerAddr, dataDir: dataDir, logPath: logPath, done: make(chan struct{})}
+	p := &proc{cmd: cmd, base: "http://" + httpAddr, broker: brokerAddr, dataDir: dataDir, logPath: logPath, syslog: syslogAddr, done: make(chan struct{})}
 	go func() { p.exitErr = cmd.Wait(); logf.Close(); close(p.done) }()
 	t.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

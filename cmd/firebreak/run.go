@@ -23,9 +23,12 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/firebreak-aiops/firebreak/collectors/ingest"
+	"github.com/firebreak-aiops/firebreak/collectors/jsonlines"
+	"github.com/firebreak-aiops/firebreak/collectors/loki"
 	"github.com/firebreak-aiops/firebreak/collectors/otlp"
 	"github.com/firebreak-aiops/firebreak/collectors/remotewrite"
 	"github.com/firebreak-aiops/firebreak/collectors/support"
+	"github.com/firebreak-aiops/firebreak/collectors/syslog"
 	"github.com/firebreak-aiops/firebreak/pipeline/broker"
 	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/queryapi"
@@ -61,6 +64,8 @@ type runConfig struct {
 	tlsCert         string
 	tlsKey          string
 	otlpGRPCAddr    string
+	syslogUDPAddr   string
+	syslogTCPAddr   string
 	slackSecret     string
 	supportKeywords string
 
@@ -87,6 +92,8 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.Var(&c.ingestTokens, "ingest-token", "bearer token collectors require, as SOURCE=TOKEN (sources: remote_write, otlp_http, otlp_grpc, loki, jsonlines, support) or TOKEN for all; repeatable. Without any, collectors are open")
 	fs.Var(&c.ingestRates, "ingest-rate", "per-source request rate limit, as SOURCE=REQUESTS_PER_SECOND[:BURST] or RATE[:BURST] for every source; repeatable. Over it: 429 with Retry-After")
 	fs.StringVar(&c.otlpGRPCAddr, "otlp-grpc-addr", "127.0.0.1:4317", "host:port of the OTLP/gRPC receiver (metrics and logs); empty turns it off. OTLP/HTTP is on --http-addr at /v1/metrics and /v1/logs")
+	fs.StringVar(&c.syslogUDPAddr, "syslog-udp-addr", "127.0.0.1:1514", "host:port of the syslog receiver over UDP (RFC 5424 and 3164); empty turns it off")
+	fs.StringVar(&c.syslogTCPAddr, "syslog-tcp-addr", "127.0.0.1:1514", "host:port of the syslog receiver over TCP (octet counting or newline framing); empty turns it off")
 	fs.StringVar(&c.slackSecret, "slack-signing-secret", "", "Slack app signing secret; without it POST /api/v1/support/slack refuses every request (401)")
 	fs.StringVar(&c.supportKeywords, "support-keywords", "", "YAML file of keyword lists for support messages: services (keyword -> service) and categories (docs/support.md); empty uses the built-in shop defaults")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate for HTTPS on --http-addr (with --tls-key)")
@@ -224,6 +231,8 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", guard.Wrap(otlp.SourceHTTP, otlpCollector.HTTPHandler()))
+	mux.Handle(loki.Path, guard.Wrap("loki", loki.New(loki.Config{}, pub, ingestMetrics)))
+	mux.Handle(jsonlines.Path, guard.Wrap("jsonlines", jsonlines.New(jsonlines.Config{}, pub, ingestMetrics)))
 	mux.Handle("/api/v1/support", guard.Wrap(support.SourceGeneric, supportCollector.Generic()))
 	mux.Handle("/api/v1/support/slack", guard.Wrap(support.SourceSlack, supportCollector.Slack()))
 	mux.Handle("/api/v1/support/ticket", guard.Wrap(support.SourceTicket, supportCollector.Ticket()))
@@ -302,6 +311,30 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		}()
 		defer gs.GracefulStop()
 		log.Info("OTLP/gRPC receiver listening", "addr", gln.Addr().String())
+	}
+	if cfg.syslogUDPAddr != "" || cfg.syslogTCPAddr != "" {
+		sl := syslog.NewServer(syslog.Config{Registerer: reg}, pub, ingestMetrics, log)
+		if cfg.syslogUDPAddr != "" {
+			a, err := sl.ListenUDP(cfg.syslogUDPAddr)
+			if err != nil {
+				return fmt.Errorf("listen on --syslog-udp-addr %s: %w (set it empty to turn UDP syslog off)", cfg.syslogUDPAddr, err)
+			}
+			log.Info("syslog UDP receiver listening", "addr", a.String())
+		}
+		if cfg.syslogTCPAddr != "" {
+			a, err := sl.ListenTCP(cfg.syslogTCPAddr)
+			if err != nil {
+				return fmt.Errorf("listen on --syslog-tcp-addr %s: %w (set it empty to turn TCP syslog off)", cfg.syslogTCPAddr, err)
+			}
+			log.Info("syslog TCP receiver listening", "addr", a.String())
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sl.Serve(stageCtx); err != nil && stageCtx.Err() == nil {
+				errc <- fmt.Errorf("syslog: %w", err)
+			}
+		}()
 	}
 	addr := ln.Addr().String()
 	log.Info("firebreak ready", "http", addr, "kafka", brokers, "store", st.Kind(), "data_dir", cfg.dataDir)

@@ -63,6 +63,18 @@ func TestDemoWorkloadFlows(t *testing.T) {
 	if got := string(r.Rows[0][0]) + "," + string(r.Rows[0][1]) + "," + string(r.Rows[0][2]); got != "5,6,60" {
 		t.Fatalf("services, metrics, series = %s, want 5,6,60", got)
 	}
+	// Service chatter and customer questions flow too.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, r = p.sql(t, "SELECT (SELECT uniqExact(service) FROM logs), (SELECT count() FROM support_messages)")
+		if len(r.Rows) == 1 && string(r.Rows[0][0]) == "5" && string(r.Rows[0][1]) != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo logs services / support messages: %v %s", r.Rows, r.Error)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func TestIngestTokenRequired(t *testing.T) {

@@ -62,3 +62,5 @@ func TestSupportMessagesEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+func jsonString(raw []byte, dst *string) { json.Unmarshal(raw, dst) }

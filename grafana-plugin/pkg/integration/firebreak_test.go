@@ -169,7 +169,7 @@ func startEnv() (*env, string, error) {
 		return nil, "", err
 	}
 	cmd := exec.Command(bin, "run", "--data-dir", filepath.Join(tmp, "data"), "--http-addr", addr,
-		"--broker-listen", "127.0.0.1:0", "--partitions", "2", "--batch-wait", "100ms", "--log-level", "warn", "--otlp-grpc-addr", "")
+		"--broker-listen", "127.0.0.1:0", "--partitions", "2", "--batch-wait", "100ms", "--log-level", "warn", "--otlp-grpc-addr", "", "--syslog-udp-addr", "", "--syslog-tcp-addr", "")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so cleanup stops it and its children; and
 	// killed with this test process should that die without cleaning up.
