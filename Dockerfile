@@ -46,10 +46,13 @@ WORKDIR /var/lib/firebreak
 # win. Listen on all interfaces (the built-in default is loopback, unreachable
 # from outside the container) and keep data under the user's home.
 ENV FIREBREAK_HTTP_ADDR=:8480 \
+    FIREBREAK_OTLP_GRPC_ADDR=:4317 \
+    FIREBREAK_SYSLOG_UDP_ADDR=:1514 \
+    FIREBREAK_SYSLOG_TCP_ADDR=:1514 \
     FIREBREAK_DATA_DIR=/var/lib/firebreak/data
 
 # Default --http-addr: /healthz, /metrics, /api/v1/... (remote_write, query API).
-EXPOSE 8480
+EXPOSE 8480 4317 1514/tcp 1514/udp
 
 # Assumes the default HTTP port; override the healthcheck if --http-addr changes.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

@@ -753,8 +753,13 @@ func TestDockerfile(t *testing.T) {
 	if final["ENTRYPOINT"] != `["firebreak"]` || final["CMD"] != `["run"]` {
 		t.Errorf(`ENTRYPOINT %s CMD %s, want ["firebreak"] and ["run"]`, final["ENTRYPOINT"], final["CMD"])
 	}
-	if final["EXPOSE"] != httpPort {
-		t.Errorf("EXPOSE %q, want %s", final["EXPOSE"], httpPort)
+	if exposed := strings.Fields(final["EXPOSE"]); len(exposed) == 0 || exposed[0] != httpPort {
+		t.Errorf("EXPOSE %q, want the HTTP port %s first", final["EXPOSE"], httpPort)
+	}
+	for _, env := range []string{"FIREBREAK_OTLP_GRPC_ADDR=:4317", "FIREBREAK_SYSLOG_UDP_ADDR=:1514", "FIREBREAK_SYSLOG_TCP_ADDR=:1514"} {
+		if !strings.Contains(final["ENV"], env) {
+			t.Errorf("runtime stage ENV lacks %s: receivers would listen on loopback only", env)
+		}
 	}
 	if !strings.Contains(final["ENV"], "FIREBREAK_HTTP_ADDR=:"+httpPort) {
 		t.Errorf("runtime stage ENV %q does not listen on all interfaces (FIREBREAK_HTTP_ADDR=:%s)", final["ENV"], httpPort)
