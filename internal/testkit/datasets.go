@@ -6,11 +6,20 @@ import (
 	"testing"
 )
 
-// Dataset returns the path of shared/datasets/<name>, found by walking up
-// from the working directory (the repository is checked out next to
-// shared/), or skips (fails under FIREBREAK_REQUIRE_TOOLS=1) when absent.
+// Dataset returns the path of shared/datasets/<name>: under
+// $FIREBREAK_SHARED_DIR when set, else found by walking up from the working
+// directory (the repository is checked out next to shared/). It skips
+// (fails under FIREBREAK_REQUIRE_TOOLS=1) when absent.
 func Dataset(t testing.TB, name string) string {
 	t.Helper()
+	if dir := os.Getenv("FIREBREAK_SHARED_DIR"); dir != "" {
+		p := filepath.Join(dir, "datasets", name)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p
+		}
+		missing(t, "dataset "+name+" not found under FIREBREAK_SHARED_DIR="+dir)
+		return ""
+	}
 	wd, err := os.Getwd()
 	if err != nil {
 		missing(t, "dataset "+name+": "+err.Error())
