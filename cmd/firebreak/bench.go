@@ -34,8 +34,9 @@ Usage: firebreak bench <benchmark> [flags]
 Benchmarks:
   ingest   send Prometheus remote_write 1.0 as fast as the receiver takes it and report
            acked samples/s, latency and, with --verify-sql, the end-to-end stored rate
+  nab      score the service's anomaly detector on the Numenta Anomaly Benchmark (docs/nab.md)
 
-Run 'firebreak bench ingest --help' for its flags.`
+Run 'firebreak bench <benchmark> --help' for its flags.`
 
 func cmdBench(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -45,11 +46,13 @@ func cmdBench(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "ingest":
 		return cmdBenchIngest(ctx, args[1:])
+	case "nab":
+		return cmdBenchNAB(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(benchUsage)
 		return nil
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (available: ingest)", args[0])
+		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, nab)", args[0])
 	}
 }
 

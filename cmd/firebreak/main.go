@@ -26,6 +26,7 @@ Commands:
            or an external Kafka (--kafka-brokers) and ClickHouse server (--clickhouse-dsn)
   demo     like run, plus a built-in workload of a small online shop sent through remote_write
   broker   run the embedded Kafka-protocol broker alone, for several processes to share
+  bench    benchmarks: ingest (remote_write load), nab (anomaly detection quality)
   setup    fetch and verify the embedded ClickHouse engine (chDB) into the cache
   bench    load generators: 'bench ingest --url URL' measures remote_write ingest (samples/s)
   version  print the version
