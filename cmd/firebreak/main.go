@@ -28,7 +28,6 @@ Commands:
   broker   run the embedded Kafka-protocol broker alone, for several processes to share
   bench    benchmarks: ingest (remote_write load), nab (anomaly detection quality)
   setup    fetch and verify the embedded ClickHouse engine (chDB) into the cache
-  bench    load generators: 'bench ingest --url URL' measures remote_write ingest (samples/s)
   version  print the version
 
 Run 'firebreak <command> --help' for a command's flags.`
