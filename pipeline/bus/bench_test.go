@@ -87,7 +87,7 @@ func benchRecords(topic string, n, perRecord int) []kafka.Message {
 func BenchmarkProduce(b *testing.B) {
 	addr := startBroker(b)
 	for _, c := range []struct {
-		name                         string
+		name                        string
 		perRecord, perCall, callers int
 	}{
 		{"record=1000samples/publishers=8", 1000, 1, 8},
