@@ -62,7 +62,7 @@ type proc struct {
 	broker  string
 	dataDir string
 	logPath string
-	syslog  string // TCP and UDP syslog address, when the test chose it
+	syslog  string        // TCP and UDP syslog address, when the test chose it
 	done    chan struct{} // closed when the process has exited
 	exitErr error
 }
