@@ -318,7 +318,7 @@ func readSeverity(it *jsoniter.Iterator, key string) (uint8, string, *lineError)
 	switch it.WhatIsNext() {
 	case jsoniter.StringValue:
 		text := it.ReadString()
-		return severityFromText(text), text, nil
+		return ingest.SeverityFromText(text), text, nil
 	case jsoniter.NumberValue:
 		n, valid := readNumber(it)
 		if !valid {

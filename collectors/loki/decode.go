@@ -142,7 +142,7 @@ func metaFromLabels(ls []records.Label) *streamMeta {
 	for _, name := range severityLabels {
 		if v := labelValue(ls, name); v != "" {
 			m.sevText = v
-			m.sevNum = severityFromText(v)
+			m.sevNum = ingest.SeverityFromText(v)
 			break
 		}
 	}
@@ -265,7 +265,7 @@ func (d *decoder) addEntry(stream, entry int, tsNs int64, line string, md []reco
 		d.attrs = append(d.attrs, a)
 	}
 	if x.SeverityText != "" && x.SeverityNumber == 0 {
-		x.SeverityNumber = severityFromText(x.SeverityText)
+		x.SeverityNumber = ingest.SeverityFromText(x.SeverityText)
 	}
 	if len(d.attrs) > start {
 		x.Attributes = d.attrs[start:len(d.attrs):len(d.attrs)]

@@ -270,8 +270,8 @@ func TestSeverityNames(t *testing.T) {
 		"trace": 1, "DEBUG": 5, "Info": 9, "notice": 10, "warn": 13, "WARNING": 13, "error": 17, "err": 17,
 		"critical": 19, "fatal": 21, "emerg": 22, "INFO3": 11, "fatal4": 24, "unknown": 0, "": 0, " error ": 17,
 	} {
-		if got := severityFromText(text); got != want {
-			t.Errorf("severityFromText(%q) = %d, want %d", text, got, want)
+		if got := ingest.SeverityFromText(text); got != want {
+			t.Errorf("ingest.SeverityFromText(%q) = %d, want %d", text, got, want)
 		}
 	}
 }

@@ -1,8 +1,8 @@
-package jsonlines
+package ingest
 
 import "strings"
 
-// severityFromText maps a level name to an OpenTelemetry severity number
+// SeverityFromText maps a level name to an OpenTelemetry severity number
 // (1–24; 0 when the name is not known, the text is kept either way).
 // Names are matched case-insensitively; syslog's names map as the syslog
 // collector maps its numeric severities, so the same event carries the same
@@ -12,9 +12,8 @@ import "strings"
 //	warn/warning 13, error/err 17, crit/critical 19, alert/fatal 21,
 //	emerg/emergency/panic 22, and OTel's own names TRACE2 … FATAL4.
 //
-// The same table is in collectors/loki; keep the two equal (or move
-// it to collectors/ingest, where both can share it).
-func severityFromText(s string) uint8 {
+// Every collector that receives level names (Loki, JSON lines) uses it.
+func SeverityFromText(s string) uint8 {
 	if n, ok := severityNames[s]; ok {
 		return n
 	}
