@@ -315,18 +315,14 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	if cfg.syslogUDPAddr != "" || cfg.syslogTCPAddr != "" {
 		sl := syslog.NewServer(syslog.Config{Registerer: reg}, pub, ingestMetrics, log)
 		if cfg.syslogUDPAddr != "" {
-			a, err := sl.ListenUDP(cfg.syslogUDPAddr)
-			if err != nil {
+			if _, err := sl.ListenUDP(cfg.syslogUDPAddr); err != nil {
 				return fmt.Errorf("listen on --syslog-udp-addr %s: %w (set it empty to turn UDP syslog off)", cfg.syslogUDPAddr, err)
 			}
-			log.Info("syslog UDP receiver listening", "addr", a.String())
 		}
 		if cfg.syslogTCPAddr != "" {
-			a, err := sl.ListenTCP(cfg.syslogTCPAddr)
-			if err != nil {
+			if _, err := sl.ListenTCP(cfg.syslogTCPAddr); err != nil {
 				return fmt.Errorf("listen on --syslog-tcp-addr %s: %w (set it empty to turn TCP syslog off)", cfg.syslogTCPAddr, err)
 			}
-			log.Info("syslog TCP receiver listening", "addr", a.String())
 		}
 		wg.Add(1)
 		go func() {
