@@ -61,35 +61,35 @@ func TestLinesReachKafka(t *testing.T) {
 	got := byBody(readLogs(t, brokers, 7))
 
 	l := got["card declined"]
-	if l.service != "checkout" || l.sevNum != 17 || l.sevText != "error" || l.timeNs != time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC).UnixNano() ||
-		l.traceID != "4bf92f3577b34da6a3ce929d0e0e4736" || l.spanID != "00f067aa0ba902b7" {
+	if l.Service != "checkout" || l.SevNum != 17 || l.SevText != "error" || l.TimeNs != time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC).UnixNano() ||
+		l.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" || l.SpanID != "00f067aa0ba902b7" {
 		t.Errorf("card declined: %+v", l)
 	}
 	wantAttrs := map[string]string{"order": "42", "retry": "true", "card": `{"brand":"visa"}`, "note": "x"}
-	if fmt.Sprint(l.attrs) != fmt.Sprint(wantAttrs) {
-		t.Errorf("attributes %v, want %v", l.attrs, wantAttrs)
+	if fmt.Sprint(l.Attrs) != fmt.Sprint(wantAttrs) {
+		t.Errorf("attributes %v, want %v", l.Attrs, wantAttrs)
 	}
 	placed := got["order placed"]
-	if placed.sevNum != 9 || placed.labels["env"] != "prod" || placed.timeNs != 1793613600*1e9 {
+	if placed.SevNum != 9 || placed.Labels["env"] != "prod" || placed.TimeNs != 1793613600*1e9 {
 		t.Errorf("order placed: %+v", placed)
 	}
-	if placed.streamID == l.streamID {
+	if placed.StreamID == l.StreamID {
 		t.Error("different labels must make different streams")
 	}
 	slow := got["slow"]
-	if slow.sevNum != 13 || slow.timeNs != 1793613600123*1e6 || slow.attrs["region"] != "eu" || slow.streamID != l.streamID {
+	if slow.SevNum != 13 || slow.TimeNs != 1793613600123*1e6 || slow.Attrs["region"] != "eu" || slow.StreamID != l.StreamID {
 		t.Errorf("aliases, ms time, unknown field as attribute: %+v", slow)
 	}
-	if l := got["no service"]; l.service != UnknownService || l.timeNs != 1793613600123456*1e3 {
+	if l := got["no service"]; l.Service != UnknownService || l.TimeNs != 1793613600123456*1e3 {
 		t.Errorf("µs string time, unknown service: %+v", l)
 	}
-	if l := got[`{"structured":"body"}`]; l.timeNs != 1793613600123456789 {
+	if l := got[`{"structured":"body"}`]; l.TimeNs != 1793613600123456789 {
 		t.Errorf("ns time, non-string message kept as JSON: %+v", l)
 	}
-	if l := got["fractional seconds"]; l.timeNs != 1793613600500000000 {
-		t.Errorf("fractional seconds: %d", l.timeNs)
+	if l := got["fractional seconds"]; l.TimeNs != 1793613600500000000 {
+		t.Errorf("fractional seconds: %d", l.TimeNs)
 	}
-	if l := got["no time"]; l.timeNs != arrival.UnixNano() {
+	if l := got["no time"]; l.TimeNs != arrival.UnixNano() {
 		t.Errorf("missing time must be arrival time: %+v", l)
 	}
 	if n := testutil.ToFloat64(m.Accepted.WithLabelValues(source, "logs")); n != 7 {
@@ -159,7 +159,7 @@ func TestRetryGivesSameEntryIDs(t *testing.T) {
 	lines := readLogs(t, brokers, 4)
 	ids := map[uint64]int{}
 	for _, l := range lines {
-		ids[l.entryID]++
+		ids[l.EntryID]++
 	}
 	if len(ids) != 2 {
 		t.Fatalf("want 2 distinct entry ids each seen twice, got %v", ids)

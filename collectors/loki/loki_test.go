@@ -79,29 +79,29 @@ func TestProtobufPushReachesKafka(t *testing.T) {
 	got := byBody(readLogs(t, brokers, 5))
 
 	placed := got["order placed"]
-	if placed.service != "checkout" || placed.labels["env"] != "prod" || placed.labels["app"] != "shop" ||
-		placed.sevNum != 9 || placed.sevText != "info" || placed.timeNs != t0.UnixNano() {
+	if placed.Service != "checkout" || placed.Labels["env"] != "prod" || placed.Labels["app"] != "shop" ||
+		placed.SevNum != 9 || placed.SevText != "info" || placed.TimeNs != t0.UnixNano() {
 		t.Errorf("order placed: %+v", placed)
 	}
 	declined := got["card declined"]
-	if declined.sevNum != 17 || declined.sevText != "ERROR" || declined.traceID != "4bf92f3577b34da6a3ce929d0e0e4736" ||
-		declined.spanID != "00f067aa0ba902b7" || declined.attrs["order"] != "42" || declined.attrs["level"] != "ERROR" {
+	if declined.SevNum != 17 || declined.SevText != "ERROR" || declined.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" ||
+		declined.SpanID != "00f067aa0ba902b7" || declined.Attrs["order"] != "42" || declined.Attrs["level"] != "ERROR" {
 		t.Errorf("structured metadata must give severity, trace context and attributes: %+v", declined)
 	}
-	if _, ok := declined.attrs["trace_id"]; ok {
+	if _, ok := declined.Attrs["trace_id"]; ok {
 		t.Error("trace_id must move to the trace id, not stay an attribute")
 	}
-	if declined.streamID != placed.streamID {
+	if declined.StreamID != placed.StreamID {
 		t.Error("entries of one stream must share the stream id")
 	}
-	if l := got["kernel: eth0 up"]; l.service != "varlogs" || l.sevNum != 0 || l.labels["filename"] != "/var/log/syslog" {
+	if l := got["kernel: eth0 up"]; l.Service != "varlogs" || l.SevNum != 0 || l.Labels["filename"] != "/var/log/syslog" {
 		t.Errorf("job label names the service when nothing else does: %+v", l)
 	}
-	if l := got["slow request"]; l.service != "api" || l.sevNum != 13 {
+	if l := got["slow request"]; l.Service != "api" || l.SevNum != 13 {
 		t.Errorf("detected_level: %+v", l)
 	}
-	if l := got["no service label"]; l.service != UnknownService {
-		t.Errorf("service %q, want %s", l.service, UnknownService)
+	if l := got["no service label"]; l.Service != UnknownService {
+		t.Errorf("service %q, want %s", l.Service, UnknownService)
 	}
 	if n := testutil.ToFloat64(m.Accepted.WithLabelValues(source, "logs")); n != 5 {
 		t.Errorf("accepted %v, want 5", n)
@@ -138,16 +138,16 @@ func TestJSONPushReachesKafka(t *testing.T) {
 	}
 
 	got := byBody(readLogs(t, brokers, 4))
-	if l := got[`retrying "charge" é`]; l.service != "payments" || l.sevNum != 13 || l.timeNs != t0.UnixNano() {
+	if l := got[`retrying "charge" é`]; l.Service != "payments" || l.SevNum != 13 || l.TimeNs != t0.UnixNano() {
 		t.Errorf("escaped line: %+v", l)
 	}
-	if l := got["with metadata"]; l.sevNum != 17 || l.traceID != "abc" || l.attrs["attempt"] != "3" {
+	if l := got["with metadata"]; l.SevNum != 17 || l.TraceID != "abc" || l.Attrs["attempt"] != "3" {
 		t.Errorf("metadata: %+v", l)
 	}
-	if l := got["fluent bit line"]; l.service != "fluent-bit" || l.labels["host"] != "n1" {
+	if l := got["fluent bit line"]; l.Service != "fluent-bit" || l.Labels["host"] != "n1" {
 		t.Errorf("fluent bit: %+v", l)
 	}
-	if l := got["compressed line"]; l.service != "gzipped" {
+	if l := got["compressed line"]; l.Service != "gzipped" {
 		t.Errorf("gzip: %+v", l)
 	}
 }
@@ -170,7 +170,7 @@ func TestBothEncodingsGiveTheSameEntry(t *testing.T) {
 	}
 	lines := readLogs(t, brokers, 2)
 	a, b := lines[0], lines[1]
-	if a.streamID != b.streamID || a.timeNs != b.timeNs || a.sevNum != b.sevNum || a.attrs["k"] != b.attrs["k"] {
+	if a.StreamID != b.StreamID || a.TimeNs != b.TimeNs || a.SevNum != b.SevNum || a.Attrs["k"] != b.Attrs["k"] {
 		t.Fatalf("encodings differ:\n%+v\n%+v", a, b)
 	}
 }

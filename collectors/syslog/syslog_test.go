@@ -89,20 +89,20 @@ func TestLoggerLinesReachKafka(t *testing.T) {
 	got := byBody(readLogs(t, brokers, 5))
 
 	l := got["udp 5424: card declined"]
-	if l.service != "checkout" || l.labels["app"] != "checkout" || l.labels["host"] != host || l.labels["facility"] != "local3" ||
-		l.sevNum != 17 || l.sevText != "err" || l.attrs["order@32473.id"] != "42" || l.attrs["order@32473.amount"] != "9.90" ||
-		l.attrs[AttrProcID] != "4242" || l.attrs[AttrMsgID] != "PAY" || l.attrs["timeQuality.tzKnown"] == "" {
+	if l.Service != "checkout" || l.Labels["app"] != "checkout" || l.Labels["host"] != host || l.Labels["facility"] != "local3" ||
+		l.SevNum != 17 || l.SevText != "err" || l.Attrs["order@32473.id"] != "42" || l.Attrs["order@32473.amount"] != "9.90" ||
+		l.Attrs[AttrProcID] != "4242" || l.Attrs[AttrMsgID] != "PAY" || l.Attrs["timeQuality.tzKnown"] == "" {
 		t.Errorf("5424 over UDP: %+v", l)
 	}
-	if d := time.Since(time.Unix(0, l.timeNs)); d < 0 || d > time.Minute {
-		t.Errorf("5424 timestamp %v is not the sending time", time.Unix(0, l.timeNs))
+	if d := time.Since(time.Unix(0, l.TimeNs)); d < 0 || d > time.Minute {
+		t.Errorf("5424 timestamp %v is not the sending time", time.Unix(0, l.TimeNs))
 	}
 	l = got["udp 3164: job late"]
-	if l.service != "cron" || l.labels["facility"] != "cron" || l.labels["host"] != host || l.sevNum != 13 || l.sevText != "warning" {
+	if l.Service != "cron" || l.Labels["facility"] != "cron" || l.Labels["host"] != host || l.SevNum != 13 || l.SevText != "warning" {
 		t.Errorf("3164 over UDP: %+v", l)
 	}
-	if d := time.Since(time.Unix(0, l.timeNs)); d < -time.Minute || d > time.Minute {
-		t.Errorf("3164 timestamp (no year, local zone) %v is not the sending time", time.Unix(0, l.timeNs))
+	if d := time.Since(time.Unix(0, l.TimeNs)); d < -time.Minute || d > time.Minute {
+		t.Errorf("3164 timestamp (no year, local zone) %v is not the sending time", time.Unix(0, l.TimeNs))
 	}
 	for body, want := range map[string]struct {
 		service, facility string
@@ -113,7 +113,7 @@ func TestLoggerLinesReachKafka(t *testing.T) {
 		"tcp 5424 octet: vacuum":   {"db", "user", 5},
 	} {
 		l := got[body]
-		if l.service != want.service || l.labels["facility"] != want.facility || l.sevNum != want.sev {
+		if l.Service != want.service || l.Labels["facility"] != want.facility || l.SevNum != want.sev {
 			t.Errorf("%s: %+v", body, l)
 		}
 	}
@@ -153,10 +153,10 @@ func TestConcurrentConnectionsAndFramings(t *testing.T) {
 	waitFor(t, "all lines", 10*time.Second, func() bool { return sink.count() == 6*perConn })
 	seen := map[string]bool{}
 	for _, l := range sink.snapshot() {
-		if l.attrs[AttrParseError] != "" {
-			t.Fatalf("line not parsed: %q %v", l.body, l.attrs)
+		if l.Attrs[AttrParseError] != "" {
+			t.Fatalf("line not parsed: %q %v", l.Body, l.Attrs)
 		}
-		seen[l.body] = true
+		seen[l.Body] = true
 	}
 	if len(seen) != 6*perConn {
 		t.Fatalf("%d distinct lines, want %d", len(seen), 6*perConn)
@@ -187,16 +187,16 @@ func TestBadInputIsKeptAndCounted(t *testing.T) {
 	waitFor(t, "lines", 5*time.Second, func() bool { return sink.count() == 4 })
 	got := byBody(sink.snapshot())
 	raw := got["just some text, no PRI"]
-	if raw.service != UnknownService || raw.sevNum != 0 || raw.attrs[AttrParseError] == "" || raw.attrs[AttrPeer] != "127.0.0.1" {
+	if raw.Service != UnknownService || raw.SevNum != 0 || raw.Attrs[AttrParseError] == "" || raw.Attrs[AttrPeer] != "127.0.0.1" {
 		t.Errorf("unparsable line must be kept raw with the reason: %+v", raw)
 	}
-	if l := got["<13>hello from a minimal sender"]; l.sevNum != 10 || l.labels["facility"] != "user" || l.attrs[AttrParseError] == "" {
+	if l := got["<13>hello from a minimal sender"]; l.SevNum != 10 || l.Labels["facility"] != "user" || l.Attrs[AttrParseError] == "" {
 		t.Errorf("PRI of a partial message gives severity and facility: %+v", l)
 	}
 	if _, ok := got["<999>not a priority"]; !ok {
 		t.Error("UDP garbage must be kept")
 	}
-	if l := got["after the long one"]; l.service != "ok" {
+	if l := got["after the long one"]; l.Service != "ok" {
 		t.Errorf("the connection must go on after a refused message: %+v", got)
 	}
 	waitFor(t, "counters", 2*time.Second, func() bool {
@@ -443,7 +443,7 @@ func TestUDPOverIPv6AndTCPOverTLS(t *testing.T) {
 	}
 	waitFor(t, "lines", 5*time.Second, func() bool { return sink.count() == 1+want })
 	got := byBody(sink.snapshot())
-	if got["over tls"].service != "tlsapp" || (want == 1 && got["over ipv6"].service != "v6app") {
+	if got["over tls"].Service != "tlsapp" || (want == 1 && got["over ipv6"].Service != "v6app") {
 		t.Fatalf("%+v", got)
 	}
 }
