@@ -17,6 +17,9 @@ go vet ./...
 step "go test"
 go test -count=1 -timeout 40m ./...
 
+step "fuzz smoke (every decoder, ${FUZZTIME:-3s} each)"
+scripts/fuzz-smoke.sh
+
 if [ -x grafana-plugin/test.sh ]; then
   step "grafana plugin"
   grafana-plugin/test.sh
