@@ -314,10 +314,9 @@ const drainTimeout = 7 * time.Second
 
 func (w *Writer) insertLoop(full <-chan *batch, free chan<- *batch) error {
 	for b := range full {
-		ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
-		err := w.store1(ctx, b)
-		cancel()
-		if err != nil {
+		// Not the consumer's context: a batch already read is stored even
+		// while shutting down (store1 bounds that by drainTimeout).
+		if err := w.store1(context.Background(), b); err != nil {
 			return err
 		}
 		b.reset()
