@@ -34,6 +34,7 @@ Usage: firebreak bench <benchmark> [flags]
 Benchmarks:
   ingest   send Prometheus remote_write 1.0 as fast as the receiver takes it and report
            acked samples/s, latency and, with --verify-sql, the end-to-end stored rate
+  logs     send Loki push, OTLP/HTTP logs or syslog TCP as fast as the receiver takes it; --verify-sql for the stored rate
   nab      score the service's anomaly detector on the Numenta Anomaly Benchmark (docs/nab.md)
 
 Run 'firebreak bench <benchmark> --help' for its flags.`
@@ -48,11 +49,13 @@ func cmdBench(ctx context.Context, args []string) error {
 		return cmdBenchIngest(ctx, args[1:])
 	case "nab":
 		return cmdBenchNAB(ctx, args[1:])
+	case "logs":
+		return cmdBenchLogs(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(benchUsage)
 		return nil
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, nab)", args[0])
+		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab)", args[0])
 	}
 }
 
@@ -171,6 +174,8 @@ type ingestResult struct {
 	Verify *verifyResult `json:"verify,omitempty"`
 }
 
+// verifyResult is the end-to-end check of one run; "samples" reads "lines"
+// for bench logs.
 type verifyResult struct {
 	BaselineRows     int64   `json:"baseline_rows"`
 	StoredRows       int64   `json:"stored_rows"`
@@ -538,10 +543,16 @@ type verifier struct {
 	base     string
 	client   *http.Client
 	baseline int64
+	table    string // what to count: samples_data (default) or logs
+	unit     string // for progress lines: samples (default) or lines
 }
 
 func (v *verifier) count(ctx context.Context, final bool) (int64, error) {
-	q := "SELECT count() FROM samples_data"
+	table := v.table
+	if table == "" {
+		table = "samples_data"
+	}
+	q := "SELECT count() FROM " + table
 	if final {
 		q += " FINAL"
 	}
@@ -596,7 +607,11 @@ func (v *verifier) wait(ctx context.Context, acked int64, start, sendEnd time.Ti
 			break
 		}
 		if now.Sub(lastPrint) >= 5*time.Second {
-			fmt.Fprintf(progress, "bench: stored %s of %s acked samples\n", group(r.StoredRows), group(acked))
+			unit := v.unit
+			if unit == "" {
+				unit = "samples"
+			}
+			fmt.Fprintf(progress, "bench: stored %s of %s acked %s\n", group(r.StoredRows), group(acked), unit)
 			lastPrint = now
 		}
 		time.Sleep(200 * time.Millisecond)
