@@ -97,13 +97,7 @@ func cmdBenchIngest(ctx context.Context, args []string) error {
 	}
 	res, err := runIngestBench(ctx, cfg, os.Stderr)
 	if res != nil {
-		if cfg.jsonOut {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(res)
-		} else {
-			res.print(os.Stdout)
-		}
+		writeBenchResult(res, cfg.jsonOut)
 	}
 	return err
 }
@@ -958,4 +952,16 @@ func checkTemplate(t *benchTemplate, raw []byte, first, last, nLabels int, ts in
 		}
 	}
 	return nil
+}
+
+// writeBenchResult prints a finished run to stdout: indented JSON with
+// --json, the human summary otherwise (progress went to stderr).
+func writeBenchResult(res interface{ print(io.Writer) }, jsonOut bool) {
+	if !jsonOut {
+		res.print(os.Stdout)
+		return
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(res)
 }

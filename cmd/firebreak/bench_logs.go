@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -67,13 +66,7 @@ func cmdBenchLogs(ctx context.Context, args []string) error {
 	}
 	res, err := runLogsBench(ctx, cfg, os.Stderr)
 	if res != nil {
-		if cfg.jsonOut {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(res)
-		} else {
-			res.print(os.Stdout)
-		}
+		writeBenchResult(res, cfg.jsonOut)
 	}
 	return err
 }
