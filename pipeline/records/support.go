@@ -1,7 +1,6 @@
 package records
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -66,13 +65,8 @@ func EncodeSupport(m *SupportMessage) ([]byte, error) {
 // DecodeSupport parses and validates a record value.
 func DecodeSupport(rec []byte) (*SupportMessage, error) {
 	var m SupportMessage
-	dec := json.NewDecoder(bytes.NewReader(rec))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: support message: %v", ErrMalformed, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: support message: trailing data", ErrMalformed)
+	if err := decodeStrictJSON(rec, &m, "support message"); err != nil {
+		return nil, err
 	}
 	if m.Version != supportVersion {
 		return nil, fmt.Errorf("%w: support message version %d not supported (this build reads %d)", ErrMalformed, m.Version, supportVersion)
