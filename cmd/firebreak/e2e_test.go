@@ -355,12 +355,16 @@ func TestKcatListsEmbeddedBrokerTopics(t *testing.T) {
 func TestSQLEndpoint(t *testing.T) {
 	p := start(t, t.TempDir(), "", "")
 	sender := workload.NewSender(p.base + "/api/v1/write")
-	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
+	// Recent (inside the samples TTL), on a whole hour so the buckets below are exact.
+	start := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	t0 := start.UnixMilli()
 	req, _ := seriesRequest(0, 2, 120, t0)
 	if err := sender.Send(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	p.waitCount(t, 240, 30*time.Second)
+	if n, _ := p.waitCount(t, 240, 30*time.Second); n != 240 {
+		t.Fatalf("stored %d samples, want 240", n)
+	}
 
 	code, r := p.sql(t, "SELECT series_id, time, value, labels, metric_name FROM samples ORDER BY time, value LIMIT 1")
 	if code != 200 {
@@ -369,7 +373,7 @@ func TestSQLEndpoint(t *testing.T) {
 	if r.Columns[1].Name != "time" || !strings.HasPrefix(r.Columns[1].Type, "DateTime64(3") {
 		t.Fatalf("columns %+v", r.Columns)
 	}
-	if string(r.Rows[0][1]) != `"2026-11-01T12:00:00Z"` && string(r.Rows[0][1]) != `"2026-11-01T12:00:00.000Z"` {
+	if want := start.Format(time.RFC3339); string(r.Rows[0][1]) != `"`+want+`"` && string(r.Rows[0][1]) != `"`+start.Format("2006-01-02T15:04:05.000Z")+`"` {
 		t.Fatalf("time not RFC 3339: %s", r.Rows[0][1])
 	}
 	if r.Rows[0][0][0] == '"' {
@@ -418,8 +422,8 @@ func TestSQLEndpoint(t *testing.T) {
 	if len(series.Series) != 2 {
 		t.Fatalf("series: %+v", series)
 	}
-	q := url.Values{"match": {`{__name__="e2e_value",series="1"}`}, "start": {"2026-11-01T12:00:00Z"},
-		"end": {"2026-11-01T12:02:00Z"}, "step": {"60s"}, "agg": {"count"}}
+	q := url.Values{"match": {`{__name__="e2e_value",series="1"}`}, "start": {start.Format(time.RFC3339)},
+		"end": {start.Add(2 * time.Minute).Format(time.RFC3339)}, "step": {"60s"}, "agg": {"count"}}
 	resp, err = http.Get(p.base + "/api/v1/query_range?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)

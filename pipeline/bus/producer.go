@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -58,9 +59,18 @@ func (p *Producer) Close() error { return p.w.Close() }
 // keyBalancer places a record by the series id in its key, the same function
 // producers used to group points, so one series stays in one partition.
 // Keys that are not a series id (dead letters, foreign producers) hash.
+// A record with a records.HeaderPartition header goes to that partition:
+// detector checkpoints must sit in the partition of the data they reflect.
 type keyBalancer struct{}
 
 func (keyBalancer) Balance(msg kafka.Message, partitions ...int) int {
+	for _, h := range msg.Headers {
+		if h.Key == records.HeaderPartition {
+			if p, err := strconv.Atoi(string(h.Value)); err == nil && p >= 0 && p < len(partitions) {
+				return partitions[p]
+			}
+		}
+	}
 	if id, ok := records.KeyID(msg.Key); ok {
 		return partitions[records.Partition(id, len(partitions))]
 	}

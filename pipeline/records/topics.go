@@ -23,6 +23,10 @@ const (
 	HeaderError           = "firebreak-error"
 )
 
+// HeaderPartition pins a record to a partition (decimal), overriding its
+// key: detector checkpoints go to the partition of the data they reflect.
+const HeaderPartition = "firebreak-partition"
+
 // Partition maps a series (stream, service) id to a partition. Producers
 // group points by it and key each record with the id of one of its series;
 // the producer's balancer applies the same function to the key, so every

@@ -1,0 +1,278 @@
+// Package detect is the detector stage: a Kafka consumer group of its own
+// ("firebreak-detect") over the metrics topic. Each assigned partition has
+// its own state (one anomaly.Detector per series, predictive rule states,
+// silence tracking) restored from the compacted checkpoint topic, and
+// publishes bands and anomalies to their topics for the writer (only the
+// writer writes ClickHouse) and the alerter.
+//
+// Exactly-once learning without transactions: a checkpoint holds every
+// series' state and the offset it reflects. A restart resumes at that
+// offset; points a series has already learned (a checkpoint taken later
+// than the offset marker, or a replay) are recognized by event time (a
+// series learns only points newer than its last) and skipped, so nothing
+// is counted twice. Bands and anomalies re-published by a replay carry the
+// same content keys and collapse in the store.
+package detect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/firebreak-aiops/firebreak/detectors/anomaly"
+	"github.com/firebreak-aiops/firebreak/detectors/forecast"
+	"github.com/firebreak-aiops/firebreak/pipeline/records"
+)
+
+// Config tunes the stage.
+type Config struct {
+	Brokers []string
+	// GroupID is the consumer group; detectors sharing it split partitions.
+	GroupID string
+	// Detector is the anomaly detector's configuration (one for all series).
+	Detector anomaly.Config
+	// Rules are the predictive rules (see forecast.LoadRules).
+	Rules []*forecast.Rule
+	// BandEvery publishes at most one band per series per interval of
+	// event time; 0 publishes one per point.
+	BandEvery time.Duration
+	// OpenScore: a point whose anomaly score reaches it is anomalous.
+	// Default 0.5 (a tail probability of about 10^-3.5).
+	OpenScore float64
+	// ResolvePoints normal points in a row close an open anomaly.
+	// Default 5.
+	ResolvePoints int
+	// SilenceFactor × the learned cadence (at least SilenceMin) without a
+	// point opens a silence. Defaults 4 and 1m.
+	SilenceFactor float64
+	SilenceMin    time.Duration
+	// SilenceForget drops a series silent this long (its state and its
+	// checkpoint). Default 24h.
+	SilenceForget time.Duration
+	// CheckpointEvery is the interval between checkpoints. Default 30s.
+	CheckpointEvery time.Duration
+	// ServiceLabels name the label that says which service a series
+	// belongs to, first match wins. Default service, service_name, job.
+	ServiceLabels []string
+}
+
+func (c Config) withDefaults() Config {
+	if c.GroupID == "" {
+		c.GroupID = "firebreak-detect"
+	}
+	if c.OpenScore <= 0 {
+		c.OpenScore = 0.5
+	}
+	if c.ResolvePoints <= 0 {
+		c.ResolvePoints = 5
+	}
+	if c.SilenceFactor <= 0 {
+		c.SilenceFactor = 4
+	}
+	if c.SilenceMin <= 0 {
+		c.SilenceMin = time.Minute
+	}
+	if c.SilenceForget <= 0 {
+		c.SilenceForget = 24 * time.Hour
+	}
+	if c.CheckpointEvery <= 0 {
+		c.CheckpointEvery = 30 * time.Second
+	}
+	if len(c.ServiceLabels) == 0 {
+		c.ServiceLabels = []string{"service", "service_name", "job"}
+	}
+	return c
+}
+
+// Publisher sends records and returns once Kafka acknowledged them
+// (bus.Producer).
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Stage is the detector stage.
+type Stage struct {
+	cfg     Config
+	pub     Publisher
+	log     *slog.Logger
+	metrics *metrics
+
+	mu         sync.Mutex
+	partitions map[int]*partition // owned now, for Healthy and tests
+}
+
+// New builds the stage; Run starts it.
+func New(cfg Config, pub Publisher, reg prometheus.Registerer, log *slog.Logger) *Stage {
+	return &Stage{cfg: cfg.withDefaults(), pub: pub, log: log, metrics: newMetrics(reg),
+		partitions: map[int]*partition{}}
+}
+
+// Run joins the consumer group and detects on every assigned partition
+// until ctx ends; at the end each partition checkpoints.
+func (s *Stage) Run(ctx context.Context) error {
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                     s.cfg.GroupID,
+		Brokers:                s.cfg.Brokers,
+		Topics:                 []string{records.TopicMetrics},
+		StartOffset:            kafka.FirstOffset,
+		HeartbeatInterval:      2 * time.Second,
+		SessionTimeout:         20 * time.Second,
+		RebalanceTimeout:       20 * time.Second,
+		PartitionWatchInterval: 5 * time.Second,
+		WatchPartitionChanges:  true,
+		Timeout:                10 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("detector consumer group: %w", err)
+	}
+	defer cg.Close()
+	for attempt := 0; ; {
+		gen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			attempt++
+			s.log.Warn("detector group: joining failed, retrying", "err", err, "attempt", attempt)
+			sleep(ctx, backoff(attempt))
+			continue
+		}
+		attempt = 0
+		for _, a := range gen.Assignments[records.TopicMetrics] {
+			id := a.ID
+			gen.Start(func(gctx context.Context) { s.runPartition(gctx, gen, id) })
+		}
+	}
+}
+
+// Series reports how many series the stage holds now.
+func (s *Stage) Series() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range s.partitions {
+		n += int(p.nSeries.Load())
+	}
+	return n
+}
+
+func (s *Stage) runPartition(ctx context.Context, gen *kafka.Generation, id int) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		err := s.detectPartition(ctx, gen, id)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("detector partition failed, restarting it from its checkpoint", "partition", id, "err", err, "attempt", attempt)
+		sleep(ctx, backoff(attempt))
+	}
+}
+
+func (s *Stage) detectPartition(ctx context.Context, gen *kafka.Generation, id int) error {
+	start := time.Now()
+	p := newPartition(s, id)
+	offset, err := p.restore(ctx)
+	if err != nil {
+		return fmt.Errorf("restore checkpoint: %w", err)
+	}
+	s.metrics.restoreSeconds.Observe(time.Since(start).Seconds())
+	s.log.Info("detector partition assigned", "partition", id, "series_restored", len(p.series),
+		"resume_offset", offset, "took", time.Since(start).Round(time.Millisecond))
+	s.mu.Lock()
+	s.partitions[id] = p
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.partitions, id)
+		s.mu.Unlock()
+		s.metrics.series.Sub(float64(len(p.series)))
+	}()
+
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        s.cfg.Brokers,
+		Topic:          records.TopicMetrics,
+		Partition:      id,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        200 * time.Millisecond,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+	})
+	defer r.Close()
+	if offset < 0 {
+		offset = kafka.FirstOffset
+	}
+	if err := r.SetOffset(offset); err != nil {
+		return err
+	}
+	return p.loop(ctx, r, gen)
+}
+
+// loop reads the partition, flushing outputs and checkpointing as it goes.
+func (p *partition) loop(ctx context.Context, r *kafka.Reader, gen *kafka.Generation) error {
+	cfg := &p.stage.cfg
+	lastCheckpoint, lastFlush, lastSilence := time.Now(), time.Now(), time.Now()
+	for {
+		fctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		msg, err := r.FetchMessage(fctx)
+		cancel()
+		switch {
+		case err == nil:
+			p.caughtUp = false
+			if err := p.consume(msg); err != nil {
+				return err
+			}
+			p.nextOffset = msg.Offset + 1
+		case ctx.Err() != nil:
+			// Leaving (shutdown or rebalance): checkpoint so the next
+			// owner resumes exactly here, bounded so a rebalance is not held up.
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return p.checkpoint(cctx, gen)
+		case errors.Is(err, context.DeadlineExceeded):
+			p.caughtUp = true
+		default:
+			return fmt.Errorf("fetch: %w", err)
+		}
+		now := time.Now()
+		if now.Sub(lastSilence) >= time.Second {
+			lastSilence = now
+			p.checkSilence(now)
+		}
+		if p.pendingBytes() >= 512<<10 || (p.pendingBytes() > 0 && (p.caughtUp || now.Sub(lastFlush) >= 200*time.Millisecond)) {
+			lastFlush = now
+			if err := p.flush(ctx); err != nil {
+				return err
+			}
+		}
+		if now.Sub(lastCheckpoint) >= cfg.CheckpointEvery {
+			lastCheckpoint = now
+			if err := p.checkpoint(ctx, gen); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	return min(100*time.Millisecond<<min(attempt, 7), 10*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func partitionHeader(id int) kafka.Header {
+	return kafka.Header{Key: records.HeaderPartition, Value: strconv.AppendInt(nil, int64(id), 10)}
+}
