@@ -129,20 +129,6 @@ func (m *Model) seasonal(ts int64) (d, w float64) {
 	return float64(m.day[dayBucket(ts)]), float64(m.week[weekBucket(ts)])
 }
 
-// Seasonal is the seasonal component the model uses at ts (0 without
-// seasonality): what the time of day (and week) adds to the level. Trend
-// forecasters subtract it so a daily rise is not mistaken for a trend.
-func (m *Model) Seasonal(ts int64) float64 {
-	d, w := m.seasonal(ts)
-	switch m.season {
-	case SeasonDaily:
-		return d
-	case SeasonWeekly:
-		return d + w
-	}
-	return 0
-}
-
 // Expect is the model's forecast for ts (without updating), for forecasts
 // beyond the last point: level plus damped trend plus the season in use.
 func (m *Model) Expect(ts int64) float64 {

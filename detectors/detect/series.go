@@ -130,10 +130,9 @@ func (p *partition) observe(s *series, ts int64, v float64) {
 	if len(s.rules) == 0 || r.Learning {
 		return
 	}
-	m := s.det.Baseline()
 	for i := range s.rules {
 		rs := &s.rules[i]
-		vd := rs.rule.Observe(&rs.st, ts, v, m.Seasonal)
+		vd := rs.rule.Observe(&rs.st, ts, v)
 		// While firing, each evaluation that still sees the breach
 		// refreshes the prediction; the flip to resolved is one event.
 		if !vd.Evaluated || (!vd.Changed && (!vd.Firing || vd.BreachMs == 0)) {

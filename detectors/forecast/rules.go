@@ -26,9 +26,14 @@ type Rule struct {
 	Threshold float64        `yaml:"threshold"`
 	Horizon   model.Duration `yaml:"horizon"`
 	// Window is the trend's time constant: how much recent history the
-	// slope reflects. Default Horizon/4, at least 5m.
-	Window   model.Duration `yaml:"window"`
-	Severity string         `yaml:"severity"`
+	// slope reflects. Default Horizon/4, at least 5m: a fill-up that starts
+	// must show in the slope well before the horizon.
+	Window model.Duration `yaml:"window"`
+	// MinHistory is how long a series must have been trended before the
+	// rule predicts from it: a slope over less than its window is mostly
+	// noise. Default 2×Window.
+	MinHistory model.Duration `yaml:"min_history"`
+	Severity   string         `yaml:"severity"`
 	// For is how many consecutive evaluations must agree before the rule
 	// opens or resolves (hysteresis). Default 3.
 	For int `yaml:"for"`
@@ -111,6 +116,9 @@ func (r *Rule) init() error {
 	if r.Window <= 0 {
 		r.Window = max(r.Horizon/4, model.Duration(5*time.Minute))
 	}
+	if r.MinHistory <= 0 {
+		r.MinHistory = 2 * r.Window
+	}
 	switch r.Severity {
 	case "":
 		r.Severity = "warning"
@@ -155,6 +163,7 @@ func (r *Rule) Breached(v float64) bool {
 // the series.
 type State struct {
 	Trend      Trend
+	FirstMs    int64
 	LastEvalMs int64
 	Streak     int32 // consecutive evaluations disagreeing with Firing
 	Firing     bool
@@ -182,12 +191,20 @@ type Verdict struct {
 // alerting on those would page for nothing.
 const slopeSignificance = 4
 
+// slopeCaution is how many standard errors the extrapolated slope is
+// reduced by.
+const slopeCaution = 2
+
 // Observe learns a point and, at most every Every of event time,
-// evaluates the rule. seasonal(ts) is the series' seasonal component
-// (baseline.Model.Seasonal), removed before the trend and added back to
-// the forecast, so a daily rise is not mistaken for a fill-up.
-func (r *Rule) Observe(st *State, tsMs int64, v float64, seasonal func(int64) float64) Verdict {
-	st.Trend.Add(tsMs, v-seasonal(tsMs))
+// evaluates the rule: a linear trend, like Prometheus' predict_linear,
+// with three guards against paging for noise: MinHistory of trend, a
+// slope significant at slopeSignificance standard errors, extrapolated at
+// its cautious end, and For agreeing evaluations.
+func (r *Rule) Observe(st *State, tsMs int64, v float64) Verdict {
+	st.Trend.Add(tsMs, v)
+	if st.FirstMs == 0 {
+		st.FirstMs = tsMs
+	}
 	if st.LastEvalMs != 0 && tsMs-st.LastEvalMs < time.Duration(r.Every).Milliseconds() {
 		return Verdict{Firing: st.Firing}
 	}
@@ -199,9 +216,13 @@ func (r *Rule) Observe(st *State, tsMs int64, v float64, seasonal func(int64) fl
 	switch {
 	case r.Breached(v):
 		bad, out.BreachMs, out.Forecast = true, tsMs, v
-	case ok && fit.Points >= 10 && fit.SlopeStdErr >= 0 &&
+	case ok && fit.Points >= 10 && tsMs-st.FirstMs >= time.Duration(r.MinHistory).Milliseconds() &&
 		math.Abs(fit.Slope) >= slopeSignificance*fit.SlopeStdErr:
-		out.BreachMs, out.Forecast = r.firstBreach(fit, tsMs, seasonal)
+		// Extrapolate the slope at the cautious end of its confidence
+		// interval: a breach must follow even if the trend is weaker
+		// than it looks.
+		fit.Slope -= math.Copysign(slopeCaution*fit.SlopeStdErr, fit.Slope)
+		out.BreachMs, out.Forecast = r.firstBreach(fit, tsMs)
 		bad = out.BreachMs != 0
 	}
 	if bad == st.Firing {
@@ -217,13 +238,13 @@ func (r *Rule) Observe(st *State, tsMs int64, v float64, seasonal func(int64) fl
 }
 
 // firstBreach scans the horizon for the first forecast crossing.
-func (r *Rule) firstBreach(fit Fit, tsMs int64, seasonal func(int64) float64) (int64, float64) {
+func (r *Rule) firstBreach(fit Fit, tsMs int64) (int64, float64) {
 	const steps = 96
 	h := time.Duration(r.Horizon).Milliseconds()
 	var last float64
 	for i := 1; i <= steps; i++ {
 		t := tsMs + h*int64(i)/steps
-		f := fit.Level + fit.Slope*float64(t-fit.LastMs)/1000 + seasonal(t)
+		f := fit.Level + fit.Slope*float64(t-fit.LastMs)/1000
 		if r.Breached(f) {
 			return t, f
 		}
@@ -239,16 +260,18 @@ func AppendState(dst []byte, st *State) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
 	}
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(t.lastMs))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(st.FirstMs))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(st.LastEvalMs))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(st.Streak))
+	var flags byte
 	if st.Firing {
-		return append(dst, 1)
+		flags |= 1
 	}
-	return append(dst, 0)
+	return append(dst, flags)
 }
 
 // StateSize is the length of AppendState's encoding.
-const StateSize = 10*8 + 4 + 1
+const StateSize = 11*8 + 4 + 1
 
 // ReadState decodes AppendState's encoding.
 func ReadState(b []byte, st *State) error {
@@ -260,8 +283,9 @@ func ReadState(b []byte, st *State) error {
 		*f = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
 	}
 	t.lastMs = int64(binary.LittleEndian.Uint64(b[64:]))
-	st.LastEvalMs = int64(binary.LittleEndian.Uint64(b[72:]))
-	st.Streak = int32(binary.LittleEndian.Uint32(b[80:]))
-	st.Firing = b[84] == 1
+	st.FirstMs = int64(binary.LittleEndian.Uint64(b[72:]))
+	st.LastEvalMs = int64(binary.LittleEndian.Uint64(b[80:]))
+	st.Streak = int32(binary.LittleEndian.Uint32(b[88:]))
+	st.Firing = b[92]&1 != 0
 	return nil
 }

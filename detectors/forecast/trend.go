@@ -1,7 +1,7 @@
 // Package forecast predicts when a series will cross a threshold: an
-// exponentially weighted linear trend of the deseasonalized series,
-// extrapolated with the season added back, evaluated by rules from the
-// configuration (metric selector, operator, threshold, horizon, severity).
+// exponentially weighted linear trend, extrapolated over each rule's
+// horizon, evaluated by rules from the configuration (metric selector,
+// operator, threshold, horizon, severity).
 package forecast
 
 import "math"
