@@ -32,7 +32,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer b.Close()
-	if err := bus.EnsureTopics(ctx, []string{b.Addr()}, topicSpecs(*partitions, *retention)); err != nil {
+	if err := bus.EnsureTopics(ctx, []string{b.Addr()}, bus.Topics(*partitions, *retention)); err != nil {
 		return err
 	}
 	fmt.Printf("broker listening on %s (topics %s, %s)\n", b.Addr(), records.TopicMetrics, records.TopicDeadLetter)

@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -106,16 +105,6 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	}
 }
 
-func topicSpecs(partitions int, retention time.Duration) []bus.TopicSpec {
-	ret := map[string]string{"retention.ms": strconv.FormatInt(retention.Milliseconds(), 10)}
-	specs := make([]bus.TopicSpec, 0, len(records.DataTopics)+1)
-	for _, t := range records.DataTopics {
-		specs = append(specs, bus.TopicSpec{Name: t, Partitions: partitions, Configs: ret})
-	}
-	return append(specs,
-		bus.TopicSpec{Name: records.TopicDeadLetter, Partitions: 1, Configs: map[string]string{"retention.ms": strconv.FormatInt((7 * 24 * time.Hour).Milliseconds(), 10)}})
-}
-
 func cmdRun(ctx context.Context, args []string, demo bool) error {
 	name := "run"
 	summary := "firebreak run: every stage in one process (embedded broker and engine unless told otherwise)."
@@ -156,7 +145,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, time.Minute)
 	defer cancelSetup()
-	if err := bus.EnsureTopics(setupCtx, brokers, topicSpecs(cfg.partitions, cfg.kafkaRetention)); err != nil {
+	if err := bus.EnsureTopics(setupCtx, brokers, bus.Topics(cfg.partitions, cfg.kafkaRetention)); err != nil {
 		return fmt.Errorf("%w: is Kafka reachable at %v?", err, brokers)
 	}
 

@@ -44,7 +44,8 @@ type Config struct {
 	// event time; 0 publishes one per point.
 	BandEvery time.Duration
 	// OpenScore: a point whose anomaly score reaches it is anomalous.
-	// Default 0.5 (a tail probability of about 10^-3.5).
+	// Default 0.7 (a tail probability of about 10^-6 for the recent
+	// deviations).
 	OpenScore float64
 	// ResolvePoints normal points in a row close an open anomaly.
 	// Default 5.
@@ -68,7 +69,7 @@ func (c Config) withDefaults() Config {
 		c.GroupID = "firebreak-detect"
 	}
 	if c.OpenScore <= 0 {
-		c.OpenScore = 0.5
+		c.OpenScore = 0.7
 	}
 	if c.ResolvePoints <= 0 {
 		c.ResolvePoints = 5

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
 // TopicSpec is a topic Firebreak needs.
@@ -81,3 +83,26 @@ func Reachable(ctx context.Context, brokers []string) error {
 
 // HeaderInt renders an int for a record header.
 func HeaderInt(v int64) []byte { return strconv.AppendInt(nil, v, 10) }
+
+// Topics are every topic Firebreak uses, with partitions and retention:
+// data topics and their derived streams (bands) share the partition count
+// so a series keeps its partition through every stage; the anomalies and
+// alerts topics have one partition (one active alerter sees everything);
+// the detector-state topic is compacted (the newest checkpoint per key).
+func Topics(partitions int, retention time.Duration) []TopicSpec {
+	ms := func(d time.Duration) map[string]string {
+		return map[string]string{"retention.ms": strconv.FormatInt(d.Milliseconds(), 10)}
+	}
+	var specs []TopicSpec
+	for _, t := range append(append([]string(nil), records.DataTopics...), records.TopicBands) {
+		specs = append(specs, TopicSpec{Name: t, Partitions: partitions, Configs: ms(retention)})
+	}
+	week := 7 * 24 * time.Hour
+	return append(specs,
+		TopicSpec{Name: records.TopicDeadLetter, Partitions: 1, Configs: ms(week)},
+		TopicSpec{Name: records.TopicAnomalies, Partitions: 1, Configs: ms(max(retention, week))},
+		TopicSpec{Name: records.TopicAlerts, Partitions: 1, Configs: ms(max(retention, week))},
+		TopicSpec{Name: records.TopicDetectorState, Partitions: partitions,
+			Configs: map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.5"}},
+	)
+}
