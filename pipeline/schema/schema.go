@@ -23,6 +23,12 @@ type Options struct {
 	// SupportRetentionDays is the TTL of support messages (redacted text
 	// of customers). Default 90.
 	SupportRetentionDays int
+	// BandsRetentionDays is the TTL of the detectors' bands (one row per
+	// scored point, as large as the samples). Default 30.
+	BandsRetentionDays int
+	// AlertsRetentionDays is the TTL of anomalies and alert transitions
+	// (small; kept for post-incident review and tuning). Default 400.
+	AlertsRetentionDays int
 }
 
 func (o Options) withDefaults() Options {
@@ -34,6 +40,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SupportRetentionDays <= 0 {
 		o.SupportRetentionDays = 90
+	}
+	if o.BandsRetentionDays <= 0 {
+		o.BandsRetentionDays = 30
+	}
+	if o.AlertsRetentionDays <= 0 {
+		o.AlertsRetentionDays = 400
 	}
 	return o
 }
@@ -51,6 +63,7 @@ type Migration struct {
 var Migrations = []Migration{
 	{1, "samples, series and the 1-minute rollup", samplesV1},
 	{2, "logs and support messages", logsAndSupportV2},
+	{3, "bands, anomalies and alerts", detectionsV3},
 }
 
 func samplesV1(o Options) []string {
@@ -149,6 +162,83 @@ func logsAndSupportV2(o Options) []string {
 	}
 }
 
+// detectionsV3 stores what the detectors and the alerter publish. Every
+// table is keyed by content, so a replayed record collapses on merge (read
+// with FINAL where exact counts matter). The store's blocks have neither
+// Nullable nor Float32 columns (and the embedded engine's RowBinary insert
+// does not convert Float64 to Float32), so a time that does not apply
+// (predicted_breach_at, last_seen, ends_at) is the epoch,
+// 1970-01-01 00:00:00.000, and score is Float64 (a float32 on the topic,
+// stored exactly; Gorilla+ZSTD keeps the column small).
+func detectionsV3(o Options) []string {
+	return []string{
+		// One row per scored point: the same key as samples_data, so a band
+		// sits beside its sample and a re-scored point replaces the old band.
+		`CREATE TABLE IF NOT EXISTS bands (
+			metric_name LowCardinality(String),
+			series_id UInt64,
+			time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+			value Float64 CODEC(Gorilla, ZSTD(1)),
+			expected Float64 CODEC(Gorilla, ZSTD(1)),
+			lower Float64 CODEC(Gorilla, ZSTD(1)),
+			upper Float64 CODEC(Gorilla, ZSTD(1)),
+			score Float64 CODEC(Gorilla, ZSTD(1)),
+			learning UInt8 CODEC(ZSTD(1))
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toDate(time)
+		ORDER BY (metric_name, series_id, time)
+		TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.BandsRetentionDays) + ` DAY`,
+
+		// An event of a problem: its open and its resolved rows differ in
+		// state, so both stay; a replay of either collapses.
+		`CREATE TABLE IF NOT EXISTS anomalies (
+			time DateTime64(3, 'UTC'),
+			kind LowCardinality(String),
+			state LowCardinality(String),
+			series_id UInt64,
+			metric_name LowCardinality(String),
+			service LowCardinality(String),
+			labels Map(LowCardinality(String), String),
+			value Float64,
+			expected Float64,
+			lower Float64,
+			upper Float64,
+			score Float64,
+			direction LowCardinality(String),
+			rule LowCardinality(String),
+			severity LowCardinality(String),
+			op LowCardinality(String),
+			threshold Float64,
+			predicted_breach_at DateTime64(3, 'UTC'),
+			last_seen DateTime64(3, 'UTC'),
+			cadence_ms Float64,
+			INDEX service_idx service TYPE bloom_filter(0.01) GRANULARITY 4
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMM(time)
+		ORDER BY (kind, series_id, time, state)
+		TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.AlertsRetentionDays) + ` DAY`,
+
+		// One row per transition of an alert, as sent to Alertmanager.
+		`CREATE TABLE IF NOT EXISTS alerts (
+			time DateTime64(3, 'UTC'),
+			fingerprint String,
+			alertname LowCardinality(String),
+			kind LowCardinality(String),
+			severity LowCardinality(String),
+			service LowCardinality(String),
+			state LowCardinality(String),
+			starts_at DateTime64(3, 'UTC'),
+			ends_at DateTime64(3, 'UTC'),
+			labels Map(LowCardinality(String), String),
+			annotations Map(LowCardinality(String), String),
+			generator_url String
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMM(time)
+		ORDER BY (fingerprint, starts_at, state, time)
+		TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.AlertsRetentionDays) + ` DAY`,
+	}
+}
+
 // Latest is the newest schema version this build knows.
 func Latest() int { return Migrations[len(Migrations)-1].Version }
 
@@ -193,6 +283,9 @@ func Migrate(ctx context.Context, s store.Store, opts Options, log *slog.Logger)
 		fmt.Sprintf(`ALTER TABLE samples_1m MODIFY TTL minute + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.RollupRetentionDays),
 		fmt.Sprintf(`ALTER TABLE logs MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.RetentionDays),
 		fmt.Sprintf(`ALTER TABLE support_messages MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.SupportRetentionDays),
+		fmt.Sprintf(`ALTER TABLE bands MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.BandsRetentionDays),
+		fmt.Sprintf(`ALTER TABLE anomalies MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
+		fmt.Sprintf(`ALTER TABLE alerts MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
 	}
 	for _, stmt := range ttl {
 		if err := s.Exec(ctx, stmt); err != nil {

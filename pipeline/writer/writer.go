@@ -26,7 +26,9 @@ type Config struct {
 	Brokers []string
 	// GroupID is the consumer group; writers sharing it split partitions.
 	GroupID string
-	Topics  []string
+	// Topics to store. Default: records.DataTopics and
+	// records.DetectionTopics.
+	Topics []string
 	// MaxBatchRows flushes a batch at this many rows. Default 200,000.
 	MaxBatchRows int
 	// MaxBatchWait flushes a non-empty batch this long after its first
@@ -42,7 +44,7 @@ func (c Config) withDefaults() Config {
 		c.GroupID = "firebreak-writer"
 	}
 	if len(c.Topics) == 0 {
-		c.Topics = records.DataTopics
+		c.Topics = DefaultTopics()
 	}
 	if c.MaxBatchRows <= 0 {
 		c.MaxBatchRows = 200_000
@@ -54,6 +56,12 @@ func (c Config) withDefaults() Config {
 		c.SeriesRefresh = time.Hour
 	}
 	return c
+}
+
+// DefaultTopics are the topics a writer stores unless told otherwise: the
+// data topics and the detector outputs (a fresh slice every call).
+func DefaultTopics() []string {
+	return append(append([]string(nil), records.DataTopics...), records.DetectionTopics...)
 }
 
 // DeadLetterSink takes records the writer cannot decode.
@@ -126,24 +134,6 @@ func New(cfg Config, st store.Store, dlq DeadLetterSink, reg prometheus.Register
 	cfg = cfg.withDefaults()
 	w := &Writer{cfg: cfg, store: st, dlq: dlq, log: log, metrics: newMetrics(reg)}
 	w.healthy.Store(true)
-	w.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:               cfg.Brokers,
-		GroupID:               cfg.GroupID,
-		GroupTopics:           cfg.Topics,
-		MinBytes:              1,
-		MaxBytes:              32 << 20,
-		MaxWait:               100 * time.Millisecond,
-		ReadBatchTimeout:      2 * time.Second,
-		QueueCapacity:         1000,
-		CommitInterval:        0, // synchronous: commit only what was stored
-		StartOffset:           kafka.FirstOffset,
-		HeartbeatInterval:     2 * time.Second,
-		SessionTimeout:        20 * time.Second,
-		RebalanceTimeout:      20 * time.Second,
-		WatchPartitionChanges: true,
-		ReadBackoffMin:        50 * time.Millisecond,
-		ReadBackoffMax:        time.Second,
-	})
 	return w
 }
 
@@ -172,6 +162,12 @@ func (w *Writer) newBatch(seen *seriesCache) *batch {
 			b.encoders[t] = newLogsEncoder()
 		case records.TopicSupport:
 			b.encoders[t] = &supportEncoder{}
+		case records.TopicBands:
+			b.encoders[t] = newBandsEncoder()
+		case records.TopicAnomalies:
+			b.encoders[t] = &anomaliesEncoder{}
+		case records.TopicAlerts:
+			b.encoders[t] = &alertsEncoder{}
 		}
 	}
 	return b
@@ -196,6 +192,25 @@ func (b *batch) reset() {
 // Run consumes until ctx is cancelled, then stores and commits what it had
 // read (bounded by drainTimeout) and closes the reader.
 func (w *Writer) Run(ctx context.Context) error {
+	topics := w.existingTopics(ctx)
+	w.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:               w.cfg.Brokers,
+		GroupID:               w.cfg.GroupID,
+		GroupTopics:           topics,
+		MinBytes:              1,
+		MaxBytes:              32 << 20,
+		MaxWait:               100 * time.Millisecond,
+		ReadBatchTimeout:      2 * time.Second,
+		QueueCapacity:         1000,
+		CommitInterval:        0, // synchronous: commit only what was stored
+		StartOffset:           kafka.FirstOffset,
+		HeartbeatInterval:     2 * time.Second,
+		SessionTimeout:        20 * time.Second,
+		RebalanceTimeout:      20 * time.Second,
+		WatchPartitionChanges: true,
+		ReadBackoffMin:        50 * time.Millisecond,
+		ReadBackoffMax:        time.Second,
+	})
 	seen := newSeriesCache(w.cfg.SeriesRefresh.Milliseconds(), 2_000_000)
 	// Two batches alternate: one fills while the other is inserted.
 	free := make(chan *batch, 2)
@@ -381,6 +396,40 @@ func (w *Writer) insertAll(ctx context.Context, blocks []*store.Block) error {
 		}
 	}
 	return nil
+}
+
+// existingTopics returns the configured topics the brokers have. kafka-go
+// assigns no partition of any topic while one of a group's topics is
+// missing, so a topic not created yet (a deployment that predates it) would
+// stall all the others: it is left out, with a warning, until the next
+// start. If the brokers cannot say, every topic is kept.
+func (w *Writer) existingTopics(ctx context.Context) []string {
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Timeout: 10 * time.Second}
+	md, err := client.Metadata(mctx, &kafka.MetadataRequest{Topics: w.cfg.Topics})
+	if err != nil {
+		w.log.Warn("cannot list topics; subscribing to all of them", "err", err)
+		return w.cfg.Topics
+	}
+	exists := map[string]bool{}
+	for _, t := range md.Topics {
+		if t.Error == nil && len(t.Partitions) > 0 {
+			exists[t.Name] = true
+		}
+	}
+	var have []string
+	for _, t := range w.cfg.Topics {
+		if exists[t] {
+			have = append(have, t)
+		} else {
+			w.log.Warn("topic does not exist: not stored until it is created and the writer restarts", "topic", t)
+		}
+	}
+	if len(have) == 0 {
+		return w.cfg.Topics // nothing to lose by waiting for all of them
+	}
+	return have
 }
 
 func (w *Writer) watchLag(ctx context.Context) {
