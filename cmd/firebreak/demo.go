@@ -15,7 +15,13 @@ import (
 // endpoint until ctx ends, and tells the user what to open.
 func runDemo(ctx context.Context, cfg runConfig, addr string, log *slog.Logger) {
 	base := "http://" + addr
-	shop := workload.NewShop(cfg.demoFactor, cfg.demoDay, uint64(time.Now().UnixNano()), time.Now())
+	start := time.Now()
+	shop := workload.NewShop(cfg.demoFactor, cfg.demoDay, uint64(start.UnixNano()), start)
+	// The scripted incident: inventory-a's disk fills from 35% to full in
+	// about ten minutes, starting four minutes in; the DiskWillFill rule
+	// (demo_rules.yml) should page minutes before it is full.
+	incidentAt := start.Add(4 * time.Minute)
+	shop.FillDisk("inventory-a", incidentAt, 0.065)
 	sender := workload.NewSender(base + "/api/v1/write")
 	supportSender := workload.NewSender(base + "/api/v1/support")
 	logSender := workload.NewSender(base + "/api/v1/logs")
@@ -32,10 +38,16 @@ Open:
   %s/api/v1/series?match[]={service="checkout"}
   %s/api/v1/sql?query=%s
 
+Scripted incident: at %s inventory-a's disk starts filling (full about ten
+minutes later). Watch the predictive alert (DiskWillFill) come before it is full:
+  %s/api/v1/sql?query=%s
+
 Stop with Ctrl-C (data stays in %s).
 
 `, workload.Services(), cfg.demoFactor, shop.SeriesCount(), cfg.demoRate, cfg.demoDay,
-		base, base, base, base, q, cfg.dataDir)
+		base, base, base, base, q, incidentAt.Format(time.TimeOnly), base,
+		url.QueryEscape("SELECT time, kind, state, service, labels['instance'] AS instance, rule, predicted_breach_at, round(value, 3) AS value FROM anomalies FINAL WHERE kind != 'anomaly' ORDER BY time"),
+		cfg.dataDir)
 
 	t := time.NewTicker(cfg.demoRate)
 	defer t.Stop()

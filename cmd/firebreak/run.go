@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,6 +29,9 @@ import (
 	"github.com/firebreak-aiops/firebreak/collectors/remotewrite"
 	"github.com/firebreak-aiops/firebreak/collectors/support"
 	"github.com/firebreak-aiops/firebreak/collectors/syslog"
+	"github.com/firebreak-aiops/firebreak/detectors/alerter"
+	"github.com/firebreak-aiops/firebreak/detectors/detect"
+	"github.com/firebreak-aiops/firebreak/detectors/forecast"
 	"github.com/firebreak-aiops/firebreak/pipeline/broker"
 	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/queryapi"
@@ -67,6 +71,12 @@ type runConfig struct {
 	syslogTCPAddr   string
 	slackSecret     string
 	supportKeywords string
+	detect          bool
+	rulesFile       string
+	bandEvery       time.Duration
+	checkpointEvery time.Duration
+	alertmanagers   listFlag
+	dashboardURL    string
 
 	demoDay    time.Duration
 	demoRate   time.Duration
@@ -97,6 +107,12 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.StringVar(&c.supportKeywords, "support-keywords", "", "YAML file of keyword lists for support messages: services (keyword -> service) and categories (docs/support.md); empty uses the built-in shop defaults")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate for HTTPS on --http-addr (with --tls-key)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key for HTTPS on --http-addr (with --tls-cert)")
+	fs.BoolVar(&c.detect, "detect", true, "run the detector stage (baselines, bands, anomalies, predictive rules, silences) and the alerter in this process")
+	fs.StringVar(&c.rulesFile, "rules", "", "YAML file of predictive alert rules (docs/alerting.md); empty uses the built-in rules (disk, error ratio, latency p99)")
+	fs.DurationVar(&c.bandEvery, "band-every", 0, "detector: publish at most one band (expected, lower, upper, score) per series per interval of event time; 0 = every point")
+	fs.DurationVar(&c.checkpointEvery, "detect-checkpoint-every", 30*time.Second, "detector: interval between checkpoints of series state to the compacted topic")
+	fs.Var(&c.alertmanagers, "alertmanager-url", "Alertmanager base URL to send alerts to, e.g. http://127.0.0.1:9093; repeatable (HA: every one gets every alert). Without any, alerts are only recorded in the alerts table")
+	fs.StringVar(&c.dashboardURL, "dashboard-url", "http://localhost:3000/d/firebreak-service", "Grafana dashboard that alerts link to (generatorURL)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
 	if demo {
 		fs.DurationVar(&c.demoDay, "demo-day", 10*time.Minute, "demo: wall-clock length of one simulated day (daily seasonality compressed in time)")
@@ -200,6 +216,22 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	w := writer.New(writer.Config{Brokers: brokers, MaxBatchRows: cfg.batchRows, MaxBatchWait: cfg.batchWait},
 		st, producer, reg, log)
 
+	var detector *detect.Stage
+	var alerts *alerter.Alerter
+	if cfg.detect {
+		rules, err := loadRules(cfg.rulesFile, demo)
+		if err != nil {
+			return err
+		}
+		detector = detect.New(detect.Config{Brokers: brokers, Rules: rules, BandEvery: cfg.bandEvery,
+			CheckpointEvery: cfg.checkpointEvery}, producer, reg, log)
+		alerts, err = alerter.New(alerter.Config{AlertmanagerURLs: cfg.alertmanagers, GeneratorURL: cfg.dashboardURL},
+			brokers, producer, reg, log)
+		if err != nil {
+			return fmt.Errorf("alerter: %w", err)
+		}
+	}
+
 	pub := &ingest.Publisher{Sink: producer, Partitions: parts.get}
 	otlpCollector := otlp.New(otlp.Config{MaxBodyBytes: cfg.maxBodyBytes}, pub, ingestMetrics)
 
@@ -264,6 +296,22 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		defer wg.Done()
 		parts.loop(stageCtx, records.DataTopics...)
 	}()
+	if detector != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := detector.Run(stageCtx); err != nil {
+				errc <- fmt.Errorf("detector: %w", err)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := alerts.Run(stageCtx); err != nil {
+				errc <- fmt.Errorf("alerter: %w", err)
+			}
+		}()
+	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both for HTTPS, or neither")
 	}
@@ -345,6 +393,25 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	wg.Wait()
 	log.Info("shutdown complete")
 	return runErr
+}
+
+//go:embed demo_rules.yml
+var demoRules []byte
+
+// loadRules reads --rules, or gives the built-in rules (the demo's own,
+// on its compressed time scale, for `firebreak demo`).
+func loadRules(path string, demo bool) ([]*forecast.Rule, error) {
+	switch {
+	case path != "":
+		rs, err := forecast.LoadRules(path)
+		if err != nil {
+			return nil, fmt.Errorf("--rules: %w", err)
+		}
+		return rs, nil
+	case demo:
+		return forecast.ParseRules(demoRules)
+	}
+	return forecast.DefaultRules(), nil
 }
 
 // partitionCache keeps each topic's partition count fresh for collectors.

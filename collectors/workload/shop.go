@@ -22,6 +22,20 @@ type Shop struct {
 	start     time.Time
 	rng       *rand.Rand
 	disk      map[string]float64
+	fill      diskFill
+}
+
+// diskFill is a scripted incident: one instance's disk filling fast.
+type diskFill struct {
+	instance  string
+	from      time.Time
+	perMinute float64
+}
+
+// FillDisk scripts an incident: from `from` on, instance's disk_used_ratio
+// grows by perMinute each minute until the disk is full (0.99).
+func (s *Shop) FillDisk(instance string, from time.Time, perMinute float64) {
+	s.fill = diskFill{instance: instance, from: from, perMinute: perMinute}
 }
 
 // service is one shop service's character.
@@ -82,7 +96,11 @@ func (s *Shop) Sample(now time.Time) *prompb.WriteRequest {
 			mem := 512e6 * (1 + 0.3*load) * noise(0.01)
 			key := inst
 			s.disk[key] += 0.00002 * load
-			disk := math.Min(0.99, 0.35+s.disk[key])
+			disk := 0.35 + s.disk[key]
+			if f := s.fill; f.instance == inst && now.After(f.from) {
+				disk += f.perMinute * now.Sub(f.from).Minutes()
+			}
+			disk = math.Min(0.99, disk)
 			for _, m := range []struct {
 				name string
 				v    float64

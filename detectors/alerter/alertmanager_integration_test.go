@@ -3,16 +3,9 @@ package alerter
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,134 +16,21 @@ import (
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
-// webhookMessage is the part of Alertmanager's webhook payload we check.
-type webhookMessage struct {
-	Status string `json:"status"`
-	Alerts []struct {
-		Status       string            `json:"status"`
-		Labels       map[string]string `json:"labels"`
-		Annotations  map[string]string `json:"annotations"`
-		GeneratorURL string            `json:"generatorURL"`
-	} `json:"alerts"`
-}
-
-// gettableAlert is the part of GET /api/v2/alerts we check.
-type gettableAlert struct {
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	UpdatedAt    time.Time         `json:"updatedAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Status       struct {
-		State string `json:"state"`
-	} `json:"status"`
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startAlertmanager runs Debian's Alertmanager on loopback with one webhook
-// receiver and returns its base URL.
-func startAlertmanager(t *testing.T, webhook string) string {
-	t.Helper()
-	bin := testkit.Tool(t, "prometheus-alertmanager", "prometheus-alertmanager")
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`route:
-  receiver: firebreak-test
-  group_by: [alertname, service]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 4h
-receivers:
-  - name: firebreak-test
-    webhook_configs:
-      - url: %s
-        send_resolved: true
-`, webhook)
-	cfgPath := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	logPath := filepath.Join(dir, "alertmanager.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("alertmanager log:\n%s", b)
-		}
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager not ready on %s after 30 s: %v", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func activeAlerts(t *testing.T, base string) []gettableAlert {
-	t.Helper()
-	resp, err := http.Get(base + "/api/v2/alerts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/v2/alerts: %s %s", resp.Status, b)
-	}
-	var out []gettableAlert
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("GET /api/v2/alerts: %v: %s", err, b)
-	}
-	return out
-}
-
 // The Alerter's Alertmanager path (Engine → Notifications → client) against
 // the real Debian Alertmanager: the alert shows with our labels and
 // annotations, a re-send keeps it active, and the webhook receiver gets the
 // firing and then the resolved notification.
 func TestRealAlertmanager(t *testing.T) {
-	hooks := make(chan webhookMessage, 16)
+	hooks := make(chan testkit.AMWebhook, 16)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m webhookMessage
+		var m testkit.AMWebhook
 		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
 			t.Errorf("webhook payload: %v", err)
 		}
 		hooks <- m
 	}))
 	defer hook.Close()
-	base := startAlertmanager(t, hook.URL+"/hook")
+	base := testkit.StartAlertmanager(t, hook.URL+"/hook")
 
 	cfg := Config{
 		AlertmanagerURLs: []string{base},
@@ -174,8 +54,8 @@ func TestRealAlertmanager(t *testing.T) {
 	}
 	client.Send(engine.Notifications(now)...)
 
-	find := func() *gettableAlert {
-		for _, a := range activeAlerts(t, base) {
+	find := func() *testkit.AMAlert {
+		for _, a := range testkit.ActiveAlerts(t, base) {
 			if a.Labels["alertname"] == NameAnomaly && a.Labels["service"] == "checkout" {
 				return &a
 			}
@@ -231,7 +111,7 @@ func TestRealAlertmanager(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the alert to leave GET /api/v2/alerts", func() bool { return find() == nil })
 }
 
-func waitHook(t *testing.T, hooks <-chan webhookMessage, status string) webhookMessage {
+func waitHook(t *testing.T, hooks <-chan testkit.AMWebhook, status string) testkit.AMWebhook {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {

@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -288,4 +289,18 @@ func ReadState(b []byte, st *State) error {
 	st.Streak = int32(binary.LittleEndian.Uint32(b[88:]))
 	st.Firing = b[92]&1 != 0
 	return nil
+}
+
+//go:embed default_rules.yml
+var defaultRules []byte
+
+// DefaultRules are the built-in rules (default_rules.yml): disk, error
+// ratio and latency p99, for the metric names the shop workload and common
+// exporters use.
+func DefaultRules() []*Rule {
+	rs, err := ParseRules(defaultRules)
+	if err != nil {
+		panic("forecast: built-in rules do not parse: " + err.Error())
+	}
+	return rs
 }

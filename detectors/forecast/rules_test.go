@@ -149,3 +149,9 @@ func TestStateRoundTrip(t *testing.T) {
 
 func ModelDuration(d time.Duration) model.Duration { return model.Duration(d) }
 
+
+func TestDefaultRulesParse(t *testing.T) {
+	if rs := DefaultRules(); len(rs) != 3 {
+		t.Fatalf("%d built-in rules", len(rs))
+	}
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/firebreak-aiops/firebreak/collectors/workload"
+	"github.com/firebreak-aiops/firebreak/internal/testkit"
+)
+
+// From remote_write to a real Alertmanager: a backfilled history gives
+// baselines at once; a spike pages (anomaly), a disk filling pages before
+// it is full (predictive), both are recorded in the alerts table, the
+// webhook behind Alertmanager gets them, and the spike's alert resolves
+// when the series is back to normal.
+func TestAlertsReachAlertmanager(t *testing.T) {
+	hooks := make(chan testkit.AMWebhook, 100)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m testkit.AMWebhook
+		if json.NewDecoder(r.Body).Decode(&m) == nil {
+			hooks <- m
+		}
+	}))
+	defer hook.Close()
+	am := testkit.StartAlertmanager(t, hook.URL)
+
+	rules := filepath.Join(t.TempDir(), "rules.yml")
+	os.WriteFile(rules, []byte(`rules:
+  - name: DiskWillFill
+    selector: e2e_disk_used_ratio
+    op: '>'
+    threshold: 0.9
+    horizon: 1h
+    window: 5m
+    min_history: 5m
+    severity: critical
+`), 0o644)
+	p := start(t, t.TempDir(), "", "", "--alertmanager-url", am, "--rules", rules, "--detect-checkpoint-every", "1s")
+	sender := workload.NewSender(p.base + "/api/v1/write")
+
+	// Two hours of history every 15 s, ending now: latency noise around
+	// 100 ms; a disk filling at 0.6 %/min for the last 87 minutes, at 0.62
+	// now (full in ~47 min).
+	now := time.Now().Truncate(time.Second)
+	lat := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "e2e_latency_seconds"},
+		{Name: "instance", Value: "checkout-1"}, {Name: "service", Value: "checkout"}}}
+	disk := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "e2e_disk_used_ratio"},
+		{Name: "instance", Value: "inventory-1"}, {Name: "service", Value: "inventory"}}}
+	for i := 480; i > 0; i-- {
+		ts := now.Add(-time.Duration(i) * 15 * time.Second).UnixMilli()
+		lat.Samples = append(lat.Samples, prompb.Sample{Timestamp: ts, Value: 0.1 + 0.002*float64(i%7)})
+		disk.Samples = append(disk.Samples, prompb.Sample{Timestamp: ts, Value: max(0.1, 0.62-0.0015*float64(i))})
+	}
+	if err := sender.Send(context.Background(), &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{lat, disk}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The spike, now.
+	sent := time.Now()
+	lat.Samples = []prompb.Sample{{Timestamp: now.UnixMilli(), Value: 3.2}}
+	if err := sender.Send(context.Background(), &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{lat}}); err != nil {
+		t.Fatal(err)
+	}
+	var anomaly, predictive *testkit.AMAlert
+	waitUntil(t, 30*time.Second, "both alerts in Alertmanager", func() bool {
+		for _, a := range testkit.ActiveAlerts(t, am) {
+			switch {
+			case a.Labels["kind"] == "anomaly" && a.Labels["service"] == "checkout" && anomaly == nil:
+				anomaly = &a
+				t.Logf("anomaly alert visible in Alertmanager %v after the remote_write", time.Since(sent).Round(time.Millisecond))
+			case a.Labels["kind"] == "predictive" && a.Labels["alertname"] == "DiskWillFill":
+				predictive = &a
+			}
+		}
+		return anomaly != nil && predictive != nil
+	})
+	if anomaly.Labels["alertname"] != "FirebreakAnomaly" || anomaly.Labels["instance"] != "checkout-1" ||
+		anomaly.Annotations["summary"] == "" || anomaly.GeneratorURL == "" {
+		t.Errorf("anomaly alert: %+v", anomaly)
+	}
+	breach, err := time.Parse(time.RFC3339, predictive.Annotations["predicted_breach_at"])
+	if err != nil || breach.Before(now) || breach.After(now.Add(time.Hour)) || predictive.Labels["severity"] != "critical" {
+		t.Errorf("predictive alert (breach %v, %v): %+v", breach, err, predictive)
+	}
+	waitHook(t, hooks, "firing")
+
+	// Back to normal: the anomaly resolves; Alertmanager tells the webhook.
+	lat.Samples = nil
+	for i := 1; i <= 20; i++ {
+		lat.Samples = append(lat.Samples, prompb.Sample{Timestamp: now.Add(time.Duration(i) * 15 * time.Second).UnixMilli(), Value: 0.1})
+	}
+	if err := sender.Send(context.Background(), &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{lat}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the anomaly's resolution at the webhook", func() bool {
+		select {
+		case m := <-hooks:
+			for _, a := range m.Alerts {
+				if a.Status == "resolved" && a.Labels["kind"] == "anomaly" {
+					return true
+				}
+			}
+		default:
+		}
+		return false
+	})
+
+	// Everything is on record: bands, anomalies, alert transitions.
+	waitUntil(t, 30*time.Second, "the alerts table", func() bool {
+		_, r := p.sql(t, "SELECT countIf(state = 'firing') AS f, countIf(state = 'resolved' AND kind = 'anomaly') AS r FROM alerts FINAL")
+		var f, res int
+		json.Unmarshal(r.Rows[0][0], &f)
+		json.Unmarshal(r.Rows[0][1], &res)
+		return f >= 2 && res >= 1
+	})
+	_, r := p.sql(t, "SELECT count() AS n, countIf(learning = 0) AS scored FROM bands WHERE metric_name = 'e2e_latency_seconds'")
+	var bands, scored int
+	json.Unmarshal(r.Rows[0][0], &bands)
+	json.Unmarshal(r.Rows[0][1], &scored)
+	if bands != 480+1+20 || scored < 400 {
+		t.Errorf("bands %d (scored %d), want 501", bands, scored)
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func waitHook(t *testing.T, hooks <-chan testkit.AMWebhook, status string) {
+	t.Helper()
+	select {
+	case m := <-hooks:
+		if m.Status != status {
+			t.Fatalf("webhook %q, want %q", m.Status, status)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no %s webhook", status)
+	}
+}
