@@ -181,7 +181,8 @@ func TestComposeBindMounts(t *testing.T) {
 		"grafana": {
 			"/var/lib/grafana/plugins/" + pluginID: pluginDist,
 			"/etc/grafana/provisioning":            "deploy/grafana/provisioning",
-			"/var/lib/grafana/dashboards":          "dashboards",
+			// Only the generated folder: the provider would load package.json too.
+			"/var/lib/grafana/dashboards/Firebreak": "dashboards/Firebreak",
 		},
 	}
 	got := map[string]map[string]string{}

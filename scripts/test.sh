@@ -20,6 +20,11 @@ go test -count=1 -timeout 40m ./...
 step "fuzz smoke (every decoder, ${FUZZTIME:-3s} each)"
 scripts/fuzz-smoke.sh
 
+if [ -x dashboards/test.sh ]; then
+  step "dashboards (generated JSON up to date, queries valid)"
+  dashboards/test.sh
+fi
+
 if [ -x grafana-plugin/test.sh ]; then
   step "grafana plugin"
   grafana-plugin/test.sh

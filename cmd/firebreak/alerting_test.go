@@ -90,7 +90,9 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	if err != nil || breach.Before(now) || breach.After(now.Add(time.Hour)) || predictive.Labels["severity"] != "critical" {
 		t.Errorf("predictive alert (breach %v, %v): %+v", breach, err, predictive)
 	}
-	waitHook(t, hooks, "firing")
+	// Alertmanager notifies only alerts still firing after group_wait:
+	// see the anomaly's firing notification before resolving it.
+	waitHook(t, hooks, "firing", "anomaly")
 
 	// Back to normal: the anomaly resolves; Alertmanager tells the webhook.
 	lat.Samples = nil
@@ -100,18 +102,15 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	if err := sender.Send(context.Background(), &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{lat}}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the anomaly's resolution at the webhook", func() bool {
-		select {
-		case m := <-hooks:
-			for _, a := range m.Alerts {
-				if a.Status == "resolved" && a.Labels["kind"] == "anomaly" {
-					return true
-				}
-			}
-		default:
+	defer func() {
+		if t.Failed() {
+			_, r := p.sql(t, "SELECT time, state, round(score, 3) AS score, value FROM anomalies FINAL WHERE kind = 'anomaly' ORDER BY time")
+			t.Logf("anomaly events: %s", r.Rows)
+			_, r = p.sql(t, "SELECT time, alertname, state FROM alerts FINAL ORDER BY time")
+			t.Logf("alert events: %s", r.Rows)
 		}
-		return false
-	})
+	}()
+	waitHook(t, hooks, "resolved", "anomaly")
 
 	// Everything is on record: bands, anomalies, alert transitions.
 	waitUntil(t, 30*time.Second, "the alerts table", func() bool {
@@ -141,14 +140,20 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func waitHook(t *testing.T, hooks <-chan testkit.AMWebhook, status string) {
+// waitHook waits for a webhook notification of an alert of kind in status.
+func waitHook(t *testing.T, hooks <-chan testkit.AMWebhook, status, kind string) {
 	t.Helper()
-	select {
-	case m := <-hooks:
-		if m.Status != status {
-			t.Fatalf("webhook %q, want %q", m.Status, status)
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case m := <-hooks:
+			for _, a := range m.Alerts {
+				if a.Status == status && a.Labels["kind"] == kind {
+					return
+				}
+			}
+		case <-timeout:
+			t.Fatalf("no %s %s alert at the webhook after 30 s", status, kind)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no %s webhook", status)
 	}
 }
