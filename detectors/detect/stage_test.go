@@ -117,7 +117,7 @@ type bandCollector struct {
 }
 
 func (c *bandCollector) BandSeries(id uint64, _ []byte) error { c.cur = id; return nil }
-func (c *bandCollector) Band(b records.Band)                   { c.o.bands[c.cur] = append(c.o.bands[c.cur], b) }
+func (c *bandCollector) Band(b records.Band)                  { c.o.bands[c.cur] = append(c.o.bands[c.cur], b) }
 
 func readOutputs(t *testing.T, ctx context.Context, brokers []string) *outputs {
 	o := &outputs{bands: map[uint64][]records.Band{}}

@@ -69,7 +69,7 @@ func run(t *testing.T, r *Rule, start time.Time, step time.Duration, n int, valu
 			continue
 		}
 		vd := r.Observe(&st, ts, v)
-		if vd.Changed && vd.Firing && firedAt == 0  {
+		if vd.Changed && vd.Firing && firedAt == 0 {
 			firedAt, breachAt = ts, vd.BreachMs
 		}
 	}
@@ -148,7 +148,6 @@ func TestStateRoundTrip(t *testing.T) {
 }
 
 func ModelDuration(d time.Duration) model.Duration { return model.Duration(d) }
-
 
 func TestDefaultRulesParse(t *testing.T) {
 	if rs := DefaultRules(); len(rs) != 3 {

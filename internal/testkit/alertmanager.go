@@ -128,4 +128,3 @@ func ActiveAlerts(t *testing.T, base string) []AMAlert {
 	}
 	return out
 }
-
