@@ -305,3 +305,74 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+func publishPoint(t *testing.T, p *bus.Producer, ls []records.Label, ts int64, v float64) {
+	t.Helper()
+	var b records.SampleBatchBuilder
+	b.Add(records.SeriesID(ls), ls, []records.Point{{TimestampMs: ts, Value: v}})
+	if err := p.Publish(context.Background(), kafka.Message{Topic: records.TopicMetrics, Key: b.Key(), Value: b.AppendRecord(nil)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A live series that stops arriving at its learned cadence opens a
+// silence; when it comes back the silence resolves. Its neighbour, still
+// arriving, stays quiet.
+func TestSilenceOpensAndResolves(t *testing.T) {
+	brokers := startBroker(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := readOutputs(t, ctx, brokers)
+	prod := bus.NewProducer(brokers, "detect-test-data")
+	defer prod.Close()
+
+	reg := prometheus.NewRegistry()
+	st := New(Config{Brokers: brokers, SilenceMin: 500 * time.Millisecond, CheckpointEvery: time.Second},
+		bus.NewProducer(brokers, "detect-test"), reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go st.Run(sctx)
+
+	series := func(inst string) []records.Label {
+		return []records.Label{{Name: "__name__", Value: "up"}, {Name: "instance", Value: inst}, {Name: "service", Value: "payment"}}
+	}
+	a, b := series("a"), series("b")
+	const cadence = 50 * time.Millisecond
+	tick := func(ls ...[]records.Label) {
+		now := time.Now().UnixMilli()
+		for _, s := range ls {
+			publishPoint(t, prod, s, now, 1)
+		}
+		time.Sleep(cadence)
+	}
+	for i := 0; i < 60; i++ { // learn the cadence
+		tick(a, b)
+	}
+	silenceOf := func(inst, state string) bool {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		for _, x := range out.anomalies {
+			if x.Kind == records.KindSilence && x.Labels["instance"] == inst && x.State == state {
+				return true
+			}
+		}
+		return false
+	}
+	stopped := time.Now()
+	for !silenceOf("b", records.StateOpen) {
+		if time.Since(stopped) > 20*time.Second {
+			t.Fatal("no silence for b")
+		}
+		tick(a)
+	}
+	t.Logf("silence opened %v after b stopped (cadence %v, minimum wait 500ms)", time.Since(stopped).Round(time.Millisecond), cadence)
+	if silenceOf("a", records.StateOpen) {
+		t.Fatal("a is still arriving but was called silent")
+	}
+	tick(a, b)
+	waitFor(t, "b's silence to resolve", func() bool { return silenceOf("b", records.StateResolved) })
+
+	// Everything stops (the collector died): no point moves event time,
+	// the wall clock does, and a goes silent too.
+	waitFor(t, "a's silence once all data stopped", func() bool { return silenceOf("a", records.StateOpen) })
+}
