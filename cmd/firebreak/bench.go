@@ -36,6 +36,7 @@ Benchmarks:
            acked samples/s, latency and, with --verify-sql, the end-to-end stored rate
   logs     send Loki push, OTLP/HTTP logs or syslog TCP as fast as the receiver takes it; --verify-sql for the stored rate
   nab      score the service's anomaly detector on the Numenta Anomaly Benchmark (docs/nab.md)
+  predict  lead time of predictive alerts on generated trends and false alerts on series that never breach
 
 Run 'firebreak bench <benchmark> --help' for its flags.`
 
@@ -51,11 +52,13 @@ func cmdBench(ctx context.Context, args []string) error {
 		return cmdBenchNAB(ctx, args[1:])
 	case "logs":
 		return cmdBenchLogs(ctx, args[1:])
+	case "predict":
+		return cmdBenchPredict(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(benchUsage)
 		return nil
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab)", args[0])
+		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab, predict)", args[0])
 	}
 }
 

@@ -80,7 +80,7 @@ func (p *partition) endSeries() {
 }
 
 func (p *partition) newSeries(id uint64, labels [][]byte) *series {
-	s := &series{id: id, det: *anomaly.NewDetector(p.stage.cfg.Detector)}
+	s := &series{id: id, det: *newDetector(p.stage.cfg)}
 	for i := 0; i+1 < len(labels); i += 2 {
 		s.labels = append(s.labels, records.Label{Name: string(labels[i]), Value: string(labels[i+1])})
 	}
@@ -89,6 +89,8 @@ func (p *partition) newSeries(id uint64, labels [][]byte) *series {
 	p.add(s)
 	return s
 }
+
+func newDetector(cfg Config) *anomaly.Detector { return anomaly.NewDetector(cfg.Detector) }
 
 // describe derives what the series' labels say: metric, service, rules.
 func (p *partition) describe(s *series) {
