@@ -37,6 +37,7 @@ Benchmarks:
   logs     send Loki push, OTLP/HTTP logs or syslog TCP as fast as the receiver takes it; --verify-sql for the stored rate
   nab      score the service's anomaly detector on the Numenta Anomaly Benchmark (docs/nab.md)
   predict  lead time of predictive alerts on generated trends and false alerts on series that never breach
+  alert-latency  time from a remote_write with an anomalous point to the alert in Alertmanager
 
 Run 'firebreak bench <benchmark> --help' for its flags.`
 
@@ -54,11 +55,13 @@ func cmdBench(ctx context.Context, args []string) error {
 		return cmdBenchLogs(ctx, args[1:])
 	case "predict":
 		return cmdBenchPredict(ctx, args[1:])
+	case "alert-latency":
+		return cmdBenchAlertLatency(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(benchUsage)
 		return nil
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab, predict)", args[0])
+		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab, predict, alert-latency)", args[0])
 	}
 }
 
