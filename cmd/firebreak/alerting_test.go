@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,4 +158,55 @@ func waitHook(t *testing.T, hooks <-chan testkit.AMWebhook, status, kind string)
 			t.Fatalf("no %s %s alert at the webhook after 30 s", status, kind)
 		}
 	}
+}
+
+// kill -9 in the middle of a stream: the restarted process resumes every
+// baseline from its checkpoint (no new learning period) and learns no
+// point twice.
+func TestDetectorSurvivesKillDashNine(t *testing.T) {
+	dataDir := t.TempDir()
+	httpAddr, brokerAddr := freeAddr(t), freeAddr(t)
+	p := start(t, dataDir, httpAddr, brokerAddr, "--detect-checkpoint-every", "500ms")
+	sender := workload.NewSender(p.base + "/api/v1/write")
+	t0 := time.Now().Add(-3 * time.Hour).UnixMilli()
+	req, _ := seriesRequest(0, 3, 200, t0) // 3 series × 200 points, 1 s apart
+	if err := sender.Send(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	bands := func(p *proc) (all, learning int) {
+		_, r := p.sql(t, "SELECT count() AS n, countIf(learning = 1) AS l FROM bands FINAL WHERE metric_name = 'e2e_value'")
+		json.Unmarshal(r.Rows[0][0], &all)
+		json.Unmarshal(r.Rows[0][1], &learning)
+		return
+	}
+	waitUntil(t, 60*time.Second, "600 bands", func() bool { n, _ := bands(p); return n == 600 })
+	time.Sleep(1500 * time.Millisecond) // a checkpoint after the last point
+	p.kill9(t)
+
+	p2 := start(t, dataDir, httpAddr, brokerAddr, "--detect-checkpoint-every", "500ms")
+	req, _ = seriesRequest(0, 3, 220, t0) // the same 200 again (a sender's retry) and 20 new
+	if err := sender.Send(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "660 bands", func() bool { n, _ := bands(p2); return n == 660 })
+	_, learning := bands(p2)
+	if learning != 3*30 { // the first 30 points of each series, before the kill, and none after
+		t.Fatalf("%d bands in the learning state, want 90: the restart relearned", learning)
+	}
+	metrics := scrape(t, p2.base)
+	if !strings.Contains(metrics, "firebreak_detector_restored_series_total 3") ||
+		!strings.Contains(metrics, "firebreak_detector_points_total 60") {
+		t.Fatalf("restored series / points learned after restart:\n%s", grepLines(metrics, "firebreak_detector_"))
+	}
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
