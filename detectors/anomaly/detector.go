@@ -27,15 +27,22 @@ type Config struct {
 	// AlertLevel: a score above it opens a hold-off period. Default 0.5.
 	AlertLevel float64
 	// HoldPoints: during the hold-off after an alert, only a higher
-	// score gets through (one alert per problem). Default 100.
+	// score gets through (one alert per problem). Default 30.
 	HoldPoints int
 	// WarmupPoints: points the scorer sees (after the baseline's own
 	// warm-up) before it scores. Default 100.
 	WarmupPoints int
 	// Escalate: inside a hold-off, a score gets through only if it
 	// closes this fraction of the gap between the score that opened the
-	// hold-off and 1 (a clearly worse problem). Default 0.8.
+	// hold-off and 1 (a clearly worse problem). Default 0.95.
 	Escalate float64
+	// RarityPoints is the memory (in points) of how often each level of
+	// the recent deviation was reached before. Default 1000; negative
+	// disables the rarity discount.
+	RarityPoints float64
+	// RarityCount: a level reached c times before (within RarityPoints)
+	// has its surprise divided by 1 + c/RarityCount. Default 2.
+	RarityCount float64
 }
 
 // DefaultConfig is the configuration the service and the benchmarks use.
@@ -47,9 +54,11 @@ func DefaultConfig() Config {
 		ScoreDecades:     5,
 		SpatialTolerance: 0.05,
 		AlertLevel:       0.5,
-		HoldPoints:       100,
+		HoldPoints:       30,
 		WarmupPoints:     100,
-		Escalate:         0.8,
+		Escalate:         0.95,
+		RarityPoints:     1000,
+		RarityCount:      2,
 	}
 }
 
@@ -77,6 +86,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WarmupPoints <= 0 {
 		c.WarmupPoints = def.WarmupPoints
+	}
+	if c.RarityPoints == 0 {
+		c.RarityPoints = def.RarityPoints
+	}
+	if c.RarityCount <= 0 {
+		c.RarityCount = def.RarityCount
 	}
 	if c.Escalate <= 0 || c.Escalate > 1 {
 		c.Escalate = def.Escalate
@@ -113,6 +128,8 @@ type Detector struct {
 	holdPoints    uint32
 	warmup        uint32
 	escalate      float64
+	rarityGrow    float64 // per-point growth of the histogram's increment (lazy decay)
+	rarityCount   float64
 
 	n          uint32  // points scored (after the baseline's warm-up)
 	hold       uint32  // points left in the hold-off
@@ -121,22 +138,47 @@ type Detector struct {
 	minV, maxV float64 // range of values seen
 	peak       float64 // score that opened / raised the hold-off
 	seen       bool
+	// Decayed histogram of short (levelBins log-spaced bins); histW is
+	// the current weight of one point (grows instead of decaying the bins).
+	hist  [levelBins]float32
+	histW float64
+}
+
+// levelBins log-spaced bins of the recent deviation level: bin 0 below
+// 0.25 sigma, then quarter octaves up to the cap of 50.
+const levelBins = 32
+
+func levelBin(x float64) int {
+	if x < 0.25 {
+		return 0
+	}
+	return min(levelBins-1, 1+int(4*math.Log2(x/0.25)))
 }
 
 // NewDetector returns a detector that has seen nothing.
 func NewDetector(cfg Config) *Detector {
 	cfg = cfg.withDefaults()
 	return &Detector{
-		m:          *baseline.New(cfg.Baseline),
-		shortA:     2 / (cfg.ShortPoints + 1),
-		longA:      2 / (cfg.LongPoints + 1),
-		decades:    cfg.ScoreDecades,
-		spatialTol: cfg.SpatialTolerance,
-		alertLevel: cfg.AlertLevel,
-		holdPoints: uint32(cfg.HoldPoints),
-		warmup:     uint32(cfg.WarmupPoints),
-		escalate:   cfg.Escalate,
+		m:           *baseline.New(cfg.Baseline),
+		shortA:      2 / (cfg.ShortPoints + 1),
+		longA:       2 / (cfg.LongPoints + 1),
+		decades:     cfg.ScoreDecades,
+		spatialTol:  cfg.SpatialTolerance,
+		alertLevel:  cfg.AlertLevel,
+		holdPoints:  uint32(cfg.HoldPoints),
+		warmup:      uint32(cfg.WarmupPoints),
+		escalate:    cfg.Escalate,
+		rarityGrow:  rarityGrow(cfg.RarityPoints),
+		rarityCount: cfg.RarityCount,
+		histW:       1,
 	}
+}
+
+func rarityGrow(points float64) float64 {
+	if points < 0 {
+		return 0
+	}
+	return 1 / (1 - 1/math.Max(points, 2))
 }
 
 // Baseline gives read access to the baseline (forecasts, trend, cadence).
@@ -169,6 +211,15 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	if d.n > d.warmup {
 		sd := math.Max(math.Sqrt(d.vari), 0.05)
 		surprise = tailDecades((d.short - d.mean) / sd)
+		// Rarity: a level this series has reached many times recently
+		// is its normal behaviour (recurring spikes, daily jumps).
+		if d.rarityGrow > 0 && surprise > 0 {
+			c := 0.0
+			for _, h := range d.hist[levelBin(d.short):] {
+				c += float64(h)
+			}
+			surprise /= 1 + c/d.histW/d.rarityCount
+		}
 		// 2. Spatial novelty: a value beyond anything seen so far.
 		if d.spatialTol > 0 {
 			span := d.maxV - d.minV
@@ -182,6 +233,16 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	d.mean += d.longA * delta
 	d.vari = (1 - d.longA) * (d.vari + d.longA*delta*delta)
 	d.minV, d.maxV = math.Min(d.minV, v), math.Max(d.maxV, v)
+	if d.rarityGrow > 0 {
+		d.hist[levelBin(d.short)] += float32(d.histW)
+		d.histW *= d.rarityGrow
+		if d.histW > 1e20 {
+			for i := range d.hist {
+				d.hist[i] /= float32(d.histW)
+			}
+			d.histW = 1
+		}
+	}
 
 	s := 1 - math.Exp(-surprise/d.decades)
 	res.Surprise = s

@@ -1,9 +1,10 @@
 // Package baseline learns, point by point, what a series normally looks
 // like: a level with a damped trend, daily and weekly seasonal profiles that
 // are switched on only when they explain the data better, and a robust
-// residual scale. From that it gives every point an expected value, a band
-// and an anomaly score. One Model per series; the state is a fixed ~1.3 KB,
-// whatever the series' length, and Update does not allocate.
+// residual scale (global, and per half-hour of the day). From that it gives
+// every point an expected value, a band and an anomaly score. One Model per
+// series; the state is a fixed ~1.5 KB, whatever the series' length, and
+// Update does not allocate.
 //
 // Everything works in event time (the points' timestamps), so replaying a
 // week of history and then going live behaves like a week of live data.
@@ -96,7 +97,8 @@ type Model struct {
 	week     [weekBuckets]float32
 	dayN     [dayBuckets]uint8 // visits, saturating, for the bucket's own warm-up
 	weekN    [weekBuckets]uint8
-	errNone  float64 // EWMA of |error| without / with daily / with weekly seasonality
+	dayScale [dayBuckets]float32 // robust residual scale per time of day
+	errNone  float64             // EWMA of |error| without / with daily / with weekly seasonality
 	errDaily float64
 	errWeek  float64
 }
@@ -186,7 +188,7 @@ func (m *Model) Update(ts int64, v float64) Result {
 	exp := m.expectAll(ts)
 	expected := exp[m.season]
 	resid := v - expected
-	sigma := m.Scale()
+	sigma := m.sigmaAt(ts)
 	if sigma <= 0 {
 		sigma = 1e-9 + 1e-6*math.Abs(expected)
 	}
@@ -291,6 +293,9 @@ func (m *Model) learn(ts int64, v, dt float64, exp [3]float64, resid, sigma floa
 	if m.dayN[db] < 255 {
 		m.dayN[db]++
 	}
+	// The time of day's own residual scale: an average over its first
+	// visits, then a fast EWMA (rate 0.2 per visit).
+	m.dayScale[db] += float32(math.Max(0.2, 1/float64(m.dayN[db])) * (math.Abs(resid) - float64(m.dayScale[db])))
 	if m.weekN[wb] < 255 {
 		m.weekN[wb]++
 	}
@@ -362,6 +367,22 @@ func (m *Model) chooseSeason(ts int64) {
 	case m.season != SeasonNone && m.errNone < 0.95*math.Min(m.errDaily, m.errWeek):
 		m.season = SeasonNone
 	}
+}
+
+// sigmaAt is the residual scale at ts: the global robust scale or, once a
+// seasonal profile is in use and the time of day has been seen three
+// times, that half-hour's own scale (some hours are noisier than others),
+// never below half the global one.
+func (m *Model) sigmaAt(ts int64) float64 {
+	g := m.Scale()
+	if m.season == SeasonNone {
+		return g
+	}
+	db := dayBucket(ts)
+	if m.dayN[db] < 3 || m.dayScale[db] <= 0 {
+		return g
+	}
+	return math.Max(g/2, float64(m.dayScale[db])*1.2533)
 }
 
 // Cadence is the learned interval between points, in milliseconds.
