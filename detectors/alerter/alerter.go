@@ -190,6 +190,7 @@ func (a *Alerter) Run(ctx context.Context) error {
 	a.log.Info("alerter started", "group", a.cfg.GroupID, "topic", records.TopicAnomalies, "alertmanagers", a.am.URLs())
 
 	var err error
+	restored := false
 loop:
 	for {
 		select {
@@ -201,6 +202,17 @@ loop:
 			}
 			break loop
 		case m := <-msgs:
+			if !restored {
+				// The first record proves this member is the active one:
+				// take over what the previous one left firing.
+				if e := a.restore(ctx); e != nil {
+					if ctx.Err() == nil {
+						err = e
+					}
+					break loop
+				}
+				restored = true
+			}
 			if e := a.handle(ctx, m); e != nil {
 				if ctx.Err() == nil {
 					err = e
@@ -230,6 +242,52 @@ loop:
 	}
 	a.log.Info("alerter stopped", "err", err)
 	return err
+}
+
+// restore replays firebreak.alerts into the engine (see Engine.Restore).
+func (a *Alerter) restore(ctx context.Context) error {
+	client := &kafka.Client{Addr: kafka.TCP(a.brokers...), Timeout: 10 * time.Second}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		records.TopicAlerts: {kafka.FirstOffsetOf(0), kafka.LastOffsetOf(0)},
+	}})
+	if err != nil {
+		return fmt.Errorf("alerter: list %s offsets: %w", records.TopicAlerts, err)
+	}
+	var first, last int64
+	for _, po := range resp.Topics[records.TopicAlerts] {
+		if po.Error != nil {
+			return fmt.Errorf("alerter: list %s offsets: %w", records.TopicAlerts, po.Error)
+		}
+		first, last = po.FirstOffset, po.LastOffset
+	}
+	if last <= first {
+		return nil
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: a.brokers, Topic: records.TopicAlerts, Partition: 0,
+		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return err
+	}
+	now := a.now()
+	n := 0
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("alerter: read %s: %w", records.TopicAlerts, err)
+		}
+		if ev, err := records.DecodeAlertEvent(m.Value); err == nil {
+			a.engine.Restore(*ev, now)
+			n++
+		}
+		if m.Offset >= last-1 {
+			break
+		}
+	}
+	a.updateMetrics()
+	a.log.Info("alerter took over the recorded alert state", "transitions", n,
+		"firing", a.engine.Firing(records.KindAnomaly)+a.engine.Firing(records.KindSilence)+a.engine.Firing(records.KindPredictive))
+	return nil
 }
 
 // handle runs one record through the engine.

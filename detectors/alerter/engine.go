@@ -311,6 +311,33 @@ func (a *alert) touch(timeMs int64, now time.Time) {
 	a.lastOpen = now
 }
 
+// Restore takes back an alert transition recorded in firebreak.alerts by
+// an earlier alerter (this process before a restart, or the member that
+// was active before a takeover), oldest first. What is still firing
+// becomes firing again without a new transition, and is re-sent to
+// Alertmanager at once; later events of its problem then resolve or
+// update it instead of paging it anew. A silence comes back without its
+// set of silent series, so the first series that resumes resolves it.
+func (e *Engine) Restore(ev records.AlertEvent, now time.Time) {
+	old, had := e.alerts[ev.Fingerprint]
+	if had {
+		delete(e.alerts, ev.Fingerprint)
+		e.firing[old.ev.Kind]--
+	}
+	if ev.State != records.AlertFiring {
+		return
+	}
+	src := ""
+	switch inst := ev.Labels["instance"]; {
+	case ev.Service != "" && inst != "":
+		src = "service=" + ev.Service + "\x00instance=" + inst
+	case ev.Service != "":
+		src = serviceSource(ev.Service)
+	}
+	e.alerts[ev.Fingerprint] = &alert{ev: ev, source: src, lastOpenMs: ev.TimeMs, lastOpen: now}
+	e.firing[ev.Kind]++
+}
+
 // fire starts an alert: a transition, and a notification at once.
 func (e *Engine) fire(ev records.AlertEvent, src string, openMs int64, now time.Time) []records.AlertEvent {
 	al := &alert{ev: ev, source: src, lastOpenMs: openMs, lastOpen: now, lastSent: now}
