@@ -30,6 +30,9 @@ import (
 	"github.com/firebreak-aiops/firebreak/collectors/support"
 	"github.com/firebreak-aiops/firebreak/collectors/syslog"
 	"github.com/firebreak-aiops/firebreak/detectors/alerter"
+	"github.com/firebreak-aiops/firebreak/detectors/correlator"
+	"github.com/firebreak-aiops/firebreak/detectors/incidents"
+	"github.com/firebreak-aiops/firebreak/detectors/topology"
 	"github.com/firebreak-aiops/firebreak/detectors/detect"
 	"github.com/firebreak-aiops/firebreak/detectors/forecast"
 	"github.com/firebreak-aiops/firebreak/pipeline/broker"
@@ -77,6 +80,7 @@ type runConfig struct {
 	checkpointEvery time.Duration
 	alertmanagers   listFlag
 	dashboardURL    string
+	topologyFile    string
 
 	demoDay    time.Duration
 	demoRate   time.Duration
@@ -112,6 +116,7 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.DurationVar(&c.bandEvery, "band-every", 0, "detector: publish at most one band (expected, lower, upper, score) per series per interval of event time; 0 = every point")
 	fs.DurationVar(&c.checkpointEvery, "detect-checkpoint-every", 30*time.Second, "detector: interval between checkpoints of series state to the compacted topic")
 	fs.Var(&c.alertmanagers, "alertmanager-url", "Alertmanager base URL to send alerts to, e.g. http://127.0.0.1:9093; repeatable (HA: every one gets every alert). Without any, alerts are only recorded in the alerts table")
+	fs.StringVar(&c.topologyFile, "topology", "", "YAML file of services and their dependencies (docs/incidents.md), used to group anomalies into incidents and rank root causes; empty groups by service only (the demo uses its shop topology)")
 	fs.StringVar(&c.dashboardURL, "dashboard-url", "http://localhost:3000/d/firebreak-service", "Grafana dashboard that alerts link to (generatorURL)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
 	if demo {
@@ -218,6 +223,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 
 	var detector *detect.Stage
 	var alerts *alerter.Alerter
+	var correlate *correlator.Correlator
 	if cfg.detect {
 		rules, err := loadRules(cfg.rulesFile, demo)
 		if err != nil {
@@ -230,6 +236,12 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		if err != nil {
 			return fmt.Errorf("alerter: %w", err)
 		}
+		graph, err := loadTopology(cfg.topologyFile, demo)
+		if err != nil {
+			return err
+		}
+		correlate = correlator.New(correlator.Config{Brokers: brokers, Incidents: incidents.Config{Graph: graph}},
+			producer, reg, log)
 	}
 
 	pub := &ingest.Publisher{Sink: producer, Partitions: parts.get}
@@ -309,6 +321,13 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			defer wg.Done()
 			if err := alerts.Run(stageCtx); err != nil {
 				errc <- fmt.Errorf("alerter: %w", err)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := correlate.Run(stageCtx); err != nil {
+				errc <- fmt.Errorf("correlator: %w", err)
 			}
 		}()
 	}
@@ -412,6 +431,25 @@ func loadRules(path string, demo bool) ([]*forecast.Rule, error) {
 		return forecast.ParseRules(demoRules)
 	}
 	return forecast.DefaultRules(), nil
+}
+
+//go:embed demo_topology.yml
+var demoTopology []byte
+
+// loadTopology reads --topology; the demo has its shop's graph; without
+// either, incidents group by service alone.
+func loadTopology(path string, demo bool) (*topology.Graph, error) {
+	switch {
+	case path != "":
+		g, err := topology.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("--topology: %w", err)
+		}
+		return g, nil
+	case demo:
+		return topology.Parse(demoTopology)
+	}
+	return nil, nil
 }
 
 // partitionCache keeps each topic's partition count fresh for collectors.

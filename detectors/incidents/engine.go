@@ -44,6 +44,11 @@ type Signal struct {
 	Detail string
 	// Ref points at the source row (table and key) for drill-down.
 	Ref string
+	// Weak signals (a single low-score anomaly) join incidents but do not
+	// open one; when a strong signal opens an incident, the weak ones
+	// near it in time and graph that came before are pulled in, so the
+	// incident starts at the first symptom.
+	Weak bool
 }
 
 // Config tunes grouping and lifecycle.
@@ -145,6 +150,7 @@ type Engine struct {
 	cfg     Config
 	active  []*incident
 	changes []Signal // recent change events, oldest first
+	weak    []Signal // recent weak signals no incident took, oldest first
 }
 
 // NewEngine starts with no incidents.
@@ -168,17 +174,72 @@ func (e *Engine) Observe(s Signal) ([]Incident, []Event) {
 	in := e.find(s)
 	if in == nil {
 		if !s.Open {
+			e.dropWeak(s)
 			return nil, nil // the end of something no incident holds
 		}
-		in = e.open(s)
-		evs := []Event{{IncidentID: in.ID, TimeMs: s.TimeMs, Kind: "opened", Service: s.Service,
-			Title: "Incident opened: " + in.Title}}
-		evs = append(evs, e.attachChanges(in, s.Service)...)
+		if s.Weak {
+			e.keepWeak(s)
+			return nil, nil
+		}
+		// The incident starts at the first symptom: weak signals near this
+		// one that came before it.
+		pulled := e.takeWeak(s)
+		first := s
+		if len(pulled) > 0 {
+			first = pulled[0]
+		}
+		in = e.open(first)
+		evs := []Event{{IncidentID: in.ID, TimeMs: first.TimeMs, Kind: "opened", Service: first.Service,
+			Title: "Incident opened"}}
+		evs = append(evs, e.attachChanges(in, first.Service)...)
+		for _, w := range pulled {
+			evs = append(evs, e.add(in, w)...)
+		}
 		evs = append(evs, e.add(in, s)...)
 		return []Incident{in.snapshot()}, evs
 	}
 	evs := e.add(in, s)
 	return []Incident{in.snapshot()}, evs
+}
+
+func (e *Engine) keepWeak(s Signal) {
+	cut := s.TimeMs - e.cfg.JoinWindow.Milliseconds()
+	keep := e.weak[:0]
+	for _, w := range e.weak {
+		if w.TimeMs >= cut {
+			keep = append(keep, w)
+		}
+	}
+	e.weak = append(keep, s)
+}
+
+// dropWeak forgets the weak signals of a source that ended.
+func (e *Engine) dropWeak(s Signal) {
+	keep := e.weak[:0]
+	for _, w := range e.weak {
+		if w.Kind != s.Kind || w.Key != s.Key {
+			keep = append(keep, w)
+		}
+	}
+	e.weak = keep
+}
+
+// takeWeak removes and returns the weak signals that belong with s:
+// within JoinWindow before it and MaxDistance of its service, oldest first.
+func (e *Engine) takeWeak(s Signal) []Signal {
+	var took []Signal
+	keep := e.weak[:0]
+	for _, w := range e.weak {
+		d := e.distance(w.Service, []string{s.Service})
+		if w.TimeMs <= s.TimeMs && s.TimeMs-w.TimeMs <= e.cfg.JoinWindow.Milliseconds() && d >= 0 && d <= e.cfg.MaxDistance {
+			took = append(took, w)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	e.weak = keep
+	sort.SliceStable(took, func(i, j int) bool { return took[i].TimeMs < took[j].TimeMs })
+	return took
 }
 
 // find is the active incident s belongs to: close in time and in the

@@ -120,3 +120,22 @@ func TestLifecycleAndChanges(t *testing.T) {
 		t.Fatalf("%+v", incs)
 	}
 }
+
+// Low-score anomalies alone open nothing; when an alert fires, the
+// incident starts at the first of them.
+func TestWeakSignalsJoinButDoNotOpen(t *testing.T) {
+	e := engine(t)
+	e.Observe(Signal{Kind: SignalAnomaly, Open: true, Service: "payment-db", Key: "s1", TimeMs: min(0), Score: 0.7, Weak: true})
+	e.Observe(Signal{Kind: SignalAnomaly, Open: true, Service: "delivery", Key: "s5", TimeMs: min(1), Score: 0.7, Weak: true})
+	if len(e.Active()) != 0 {
+		t.Fatal("a weak signal opened an incident")
+	}
+	e.Observe(Signal{Kind: SignalAlert, Open: true, Service: "payment", Key: "fp1", TimeMs: min(3), Score: 1, Title: "Alert firing"})
+	act := e.Active()
+	if len(act) != 1 || act[0].OpenedMs != min(0) || strings.Join(act[0].Services, ",") != "payment,payment-db" {
+		t.Fatalf("%+v", act)
+	}
+	if act[0].RootCauses[0].Service != "payment-db" {
+		t.Fatalf("root causes %+v", act[0].RootCauses)
+	}
+}

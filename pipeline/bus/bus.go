@@ -86,8 +86,9 @@ func HeaderInt(v int64) []byte { return strconv.AppendInt(nil, v, 10) }
 
 // Topics are every topic Firebreak uses, with partitions and retention:
 // data topics and their derived streams (bands) share the partition count
-// so a series keeps its partition through every stage; the anomalies and
-// alerts topics have one partition (one active alerter sees everything);
+// so a series keeps its partition through every stage; the anomalies,
+// alerts, events and incident topics have one partition (one active
+// alerter and correlator see everything);
 // the detector-state topic is compacted (the newest checkpoint per key).
 func Topics(partitions int, retention time.Duration) []TopicSpec {
 	ms := func(d time.Duration) map[string]string {
@@ -102,6 +103,9 @@ func Topics(partitions int, retention time.Duration) []TopicSpec {
 		TopicSpec{Name: records.TopicDeadLetter, Partitions: 1, Configs: ms(week)},
 		TopicSpec{Name: records.TopicAnomalies, Partitions: 1, Configs: ms(max(retention, week))},
 		TopicSpec{Name: records.TopicAlerts, Partitions: 1, Configs: ms(max(retention, week))},
+		TopicSpec{Name: records.TopicEvents, Partitions: 1, Configs: ms(max(retention, week))},
+		TopicSpec{Name: records.TopicIncidents, Partitions: 1, Configs: ms(max(retention, week))},
+		TopicSpec{Name: records.TopicIncidentEvents, Partitions: 1, Configs: ms(max(retention, week))},
 		TopicSpec{Name: records.TopicDetectorState, Partitions: partitions,
 			Configs: map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.5"}},
 	)
