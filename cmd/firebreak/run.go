@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/firebreak-aiops/firebreak/collectors/events"
 	"github.com/firebreak-aiops/firebreak/collectors/ingest"
 	"github.com/firebreak-aiops/firebreak/collectors/jsonlines"
 	"github.com/firebreak-aiops/firebreak/collectors/loki"
@@ -269,6 +270,10 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	mux.Handle("/api/v1/support", guard.Wrap(support.SourceGeneric, supportCollector.Generic()))
 	mux.Handle("/api/v1/support/slack", guard.Wrap(support.SourceSlack, supportCollector.Slack()))
 	mux.Handle("/api/v1/support/ticket", guard.Wrap(support.SourceTicket, supportCollector.Ticket()))
+	ev := events.New(producer, ingestMetrics)
+	mux.Handle(events.PathEvents, guard.Wrap(events.SourceEvents, ev.Events()))
+	mux.Handle(events.PathWebhook, guard.Wrap(events.SourceAlertmanager, ev.Webhook()))
+	mux.Handle("POST /api/v1/incidents/{id}/{action}", guard.Wrap(events.SourceActions, ev.Actions()))
 	mux.Handle("POST /api/v1/write", rw)
 	mux.Handle("/api/v1/write", rw) // other methods: 405 with a reason
 	queryapi.New(st, log).Register(mux)
