@@ -24,7 +24,7 @@ type Config struct {
 	// this fraction of the range is a novelty. Default 0.05; negative
 	// disables it.
 	SpatialTolerance float64
-	// AlertLevel: a score above it opens a hold-off period. Default 0.5.
+	// AlertLevel: a score above it opens a hold-off period. Default 0.45.
 	AlertLevel float64
 	// HoldPoints: during the hold-off after an alert, only a higher
 	// score gets through (one alert per problem). Default 30.
@@ -43,6 +43,15 @@ type Config struct {
 	// RarityCount: a level reached c times before (within RarityPoints)
 	// has its surprise divided by 1 + c/RarityCount. Default 2.
 	RarityCount float64
+	// MediumPoints is the span (in points) of the medium-horizon term:
+	// the recent average of the signed residual from the baseline's
+	// profile (slow level + season, without the fast offset that follows
+	// short-term movement). Default 48.
+	MediumPoints float64
+	// MediumWeight scales the medium-horizon term's surprise (judged
+	// against its own history over LongPoints) before it competes with
+	// the short one. Default 0.5; negative disables the term.
+	MediumWeight float64
 }
 
 // DefaultConfig is the configuration the service and the benchmarks use.
@@ -53,12 +62,14 @@ func DefaultConfig() Config {
 		LongPoints:       300,
 		ScoreDecades:     5,
 		SpatialTolerance: 0.05,
-		AlertLevel:       0.5,
+		AlertLevel:       0.45,
 		HoldPoints:       30,
 		WarmupPoints:     100,
 		Escalate:         0.95,
 		RarityPoints:     1000,
 		RarityCount:      2,
+		MediumPoints:     48,
+		MediumWeight:     0.5,
 	}
 }
 
@@ -92,6 +103,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RarityCount <= 0 {
 		c.RarityCount = def.RarityCount
+	}
+	if c.MediumPoints <= 0 {
+		c.MediumPoints = def.MediumPoints
+	}
+	if c.MediumWeight == 0 {
+		c.MediumWeight = def.MediumWeight
 	}
 	if c.Escalate <= 0 || c.Escalate > 1 {
 		c.Escalate = def.Escalate
@@ -130,6 +147,7 @@ type Detector struct {
 	escalate      float64
 	rarityGrow    float64 // per-point growth of the histogram's increment (lazy decay)
 	rarityCount   float64
+	medA, medW    float64 // medium-horizon EWMA rate and weight (0: off)
 
 	n          uint32  // points scored (after the baseline's warm-up)
 	hold       uint32  // points left in the hold-off
@@ -142,6 +160,9 @@ type Detector struct {
 	// the current weight of one point (grows instead of decaying the bins).
 	hist  [levelBins]float32
 	histW float64
+	// Medium horizon: EWMA of the signed residual from the profile in
+	// global sigmas, and the EWMA mean and variance of that average.
+	med, medMean, medVar float64
 }
 
 // levelBins log-spaced bins of the recent deviation level: bin 0 below
@@ -170,6 +191,8 @@ func NewDetector(cfg Config) *Detector {
 		escalate:    cfg.Escalate,
 		rarityGrow:  rarityGrow(cfg.RarityPoints),
 		rarityCount: cfg.RarityCount,
+		medA:        2 / (cfg.MediumPoints + 1),
+		medW:        math.Max(cfg.MediumWeight, 0),
 		histW:       1,
 	}
 }
@@ -187,6 +210,7 @@ func (d *Detector) Baseline() *baseline.Model { return &d.m }
 // Update feeds one point (event time ts in milliseconds) and returns how
 // it fits and its anomaly score.
 func (d *Detector) Update(ts int64, v float64) Result {
+	prof := d.m.Profile(ts) // before the point teaches the slow level
 	r := d.m.Update(ts, v)
 	res := Result{Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Deviation: r.Deviation,
 		Learning: r.Learning, Seasonality: r.Seasonality}
@@ -207,6 +231,9 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	a := math.Min(math.Abs(r.Deviation), 50)
 	d.short += d.shortA * (a - d.short)
 	d.n++
+	if sig := d.m.Scale(); sig > 0 && d.medW > 0 {
+		d.med += d.medA * (math.Max(-50, math.Min(50, (v-prof)/sig)) - d.med)
+	}
 	surprise := 0.0 // in decades of tail probability
 	if d.n > d.warmup {
 		sd := math.Max(math.Sqrt(d.vari), 0.05)
@@ -220,7 +247,17 @@ func (d *Detector) Update(ts int64, v float64) Result {
 			}
 			surprise /= 1 + c/d.histW/d.rarityCount
 		}
-		// 2. Spatial novelty: a value beyond anything seen so far.
+		// 2. Medium horizon: a stretch of hours away from the usual
+		// shape of the day (a slow drift, a holiday), which the fast
+		// offset follows and the 3-point average no longer sees.
+		if d.medW > 0 {
+			// Below one sd the term is under 0.8 decades (a score
+			// under 0.08): skip the tail computation.
+			if z := math.Abs(d.med-d.medMean) / math.Max(math.Sqrt(d.medVar), 0.05); z > 1 {
+				surprise = math.Max(surprise, d.medW*tailDecades(z))
+			}
+		}
+		// 3. Spatial novelty: a value beyond anything seen so far.
 		if d.spatialTol > 0 {
 			span := d.maxV - d.minV
 			if ex := math.Max(v-d.maxV, d.minV-v); ex > d.spatialTol*span {
@@ -232,6 +269,11 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	delta := d.short - d.mean
 	d.mean += d.longA * delta
 	d.vari = (1 - d.longA) * (d.vari + d.longA*delta*delta)
+	if d.medW > 0 {
+		md := d.med - d.medMean
+		d.medMean += d.longA * md
+		d.medVar = (1 - d.longA) * (d.medVar + d.longA*md*md)
+	}
 	d.minV, d.maxV = math.Min(d.minV, v), math.Max(d.maxV, v)
 	if d.rarityGrow > 0 {
 		d.hist[levelBin(d.short)] += float32(d.histW)
@@ -247,7 +289,7 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	s := 1 - math.Exp(-surprise/d.decades)
 	res.Surprise = s
 
-	// 3. Hold-off: one alert per problem. A score above the alert level
+	// 4. Hold-off: one alert per problem. A score above the alert level
 	// opens a hold-off of HoldPoints; inside it only a clearly higher
 	// score gets through (and restarts it).
 	if d.holdPoints > 0 {

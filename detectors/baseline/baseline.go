@@ -160,6 +160,22 @@ func (m *Model) dampedTrend(hyp int, dt float64) float64 {
 	return m.trend[hyp] * h
 }
 
+// Profile is the forecast for ts without the fast offset and the trend:
+// the slow level (half a day) plus the seasonal profile in use; with no
+// seasonality, the slow level alone. A run of points away from it is a
+// stretch that does not look like the usual days, even once the fast
+// offset has followed it.
+func (m *Model) Profile(ts int64) float64 {
+	d, w := m.seasonal(ts)
+	switch m.season {
+	case SeasonDaily:
+		return m.slow[1] + d
+	case SeasonWeekly:
+		return m.slow[2] + d + w
+	}
+	return m.slow[1]
+}
+
 // Trend is the current slope in units per second.
 func (m *Model) Trend() float64 { return m.trend[m.season] * 1000 }
 
