@@ -64,6 +64,7 @@ var Migrations = []Migration{
 	{1, "samples, series and the 1-minute rollup", samplesV1},
 	{2, "logs and support messages", logsAndSupportV2},
 	{3, "bands, anomalies and alerts", detectionsV3},
+	{4, "events, incidents and their timelines", incidentsV4},
 }
 
 func samplesV1(o Options) []string {
@@ -239,6 +240,66 @@ func detectionsV3(o Options) []string {
 	}
 }
 
+func incidentsV4(o Options) []string {
+	ttl := ` TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.AlertsRetentionDays) + ` DAY`
+	return []string{
+		// What people and other systems reported: changes, alerts from any
+		// Alertmanager, incident actions. The id is the content key.
+		`CREATE TABLE IF NOT EXISTS events (
+			time DateTime64(3, 'UTC'),
+			id String,
+			kind LowCardinality(String),
+			type LowCardinality(String),
+			service LowCardinality(String),
+			title String,
+			detail String,
+			author String,
+			incident_id String,
+			state LowCardinality(String),
+			fingerprint String,
+			labels Map(LowCardinality(String), String)
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMM(time)
+		ORDER BY (kind, id)` + ttl,
+
+		// One row per incident: each change re-inserts it, the newest
+		// updated_at wins (read with FINAL).
+		`CREATE TABLE IF NOT EXISTS incidents (
+			id String,
+			title String,
+			state LowCardinality(String),
+			severity LowCardinality(String),
+			services Array(LowCardinality(String)),
+			opened_at DateTime64(3, 'UTC'),
+			acked_at DateTime64(3, 'UTC'),
+			mitigated_at DateTime64(3, 'UTC'),
+			resolved_at DateTime64(3, 'UTC'),
+			updated_at DateTime64(3, 'UTC'),
+			signals UInt32,
+			missing_data Array(String),
+			root_causes String,
+			time DateTime64(3, 'UTC') ALIAS opened_at
+		) ENGINE = ReplacingMergeTree(updated_at)
+		PARTITION BY toYYYYMM(opened_at)
+		ORDER BY id
+		TTL toDateTime(opened_at) + INTERVAL ` + fmt.Sprint(o.AlertsRetentionDays) + ` DAY`,
+
+		// An incident's timeline; a replay of the correlator re-emits the
+		// same rows, which collapse.
+		`CREATE TABLE IF NOT EXISTS incident_events (
+			incident_id String,
+			time DateTime64(3, 'UTC'),
+			kind LowCardinality(String),
+			service LowCardinality(String),
+			title String,
+			detail String,
+			ref String
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMM(time)
+		ORDER BY (incident_id, time, kind, title)` + ttl,
+	}
+}
+
 // Latest is the newest schema version this build knows.
 func Latest() int { return Migrations[len(Migrations)-1].Version }
 
@@ -286,6 +347,9 @@ func Migrate(ctx context.Context, s store.Store, opts Options, log *slog.Logger)
 		fmt.Sprintf(`ALTER TABLE bands MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.BandsRetentionDays),
 		fmt.Sprintf(`ALTER TABLE anomalies MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
 		fmt.Sprintf(`ALTER TABLE alerts MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
+		fmt.Sprintf(`ALTER TABLE events MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
+		fmt.Sprintf(`ALTER TABLE incidents MODIFY TTL toDateTime(opened_at) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
+		fmt.Sprintf(`ALTER TABLE incident_events MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
 	}
 	for _, stmt := range ttl {
 		if err := s.Exec(ctx, stmt); err != nil {
