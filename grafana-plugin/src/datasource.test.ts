@@ -1,4 +1,12 @@
-import { DataSourceInstanceSettings, ScopedVars } from '@grafana/data';
+import {
+  DataQueryRequest,
+  DataQueryResponse,
+  DataSourceInstanceSettings,
+  FieldType,
+  ScopedVars,
+  toDataFrame,
+} from '@grafana/data';
+import { of } from 'rxjs';
 
 import { DataSource } from './datasource';
 import { FirebreakOptions, FirebreakQuery, Format, QueryType } from './types';
@@ -66,6 +74,16 @@ describe('DataSource.applyTemplateVariables', () => {
     });
   });
 
+  it('formats multi-value variables in the service and severity filters as comma-separated lists', () => {
+    const q: FirebreakQuery = {
+      refId: 'A',
+      queryType: QueryType.Anomalies,
+      service: '$services',
+      severity: '$service',
+    };
+    expect(ds.applyTemplateVariables(q, {})).toEqual({ ...q, service: 'cart,checkout', severity: 'checkout' });
+  });
+
   it('keeps fields it does not template', () => {
     const q: FirebreakQuery = { refId: 'B', queryType: QueryType.Metrics, selector: 'up', aggregation: 'max' };
     expect(ds.applyTemplateVariables(q, {})).toEqual(q);
@@ -86,6 +104,9 @@ describe('DataSource.filterQuery', () => {
     [{ refId: 'A', queryType: QueryType.Metrics, selector: 'up', hide: true }, false],
     [{ refId: 'A', queryType: QueryType.SQL, rawSql: 'SELECT 1' }, true],
     [{ refId: 'A', queryType: QueryType.SQL }, false],
+    [{ refId: 'A', queryType: QueryType.Anomalies }, true],
+    [{ refId: 'A', queryType: QueryType.Alerts, mode: 'history' }, true],
+    [{ refId: 'A', queryType: QueryType.Alerts, hide: true }, false],
   ])('%p runs: %p', (q, want) => {
     expect(ds.filterQuery(q as FirebreakQuery)).toBe(want);
   });
@@ -100,5 +121,32 @@ describe('DataSource.metricFindQuery', () => {
       { text: 'checkout' },
     ]);
     expect(getResource).toHaveBeenCalledWith('label-values', { metric: 'http_requests_total', label: 'service' });
+  });
+});
+
+describe('DataSource.metricFindQuery with SQL', () => {
+  it('runs the SQL as an sql query over the range and returns its first column', async () => {
+    const ds = new DataSource(settings);
+    const frame = toDataFrame({ fields: [{ name: 'service', type: FieldType.string, values: ['cart', 'checkout'] }] });
+    const query = jest.spyOn(ds, 'query').mockReturnValue(of({ data: [frame] } as DataQueryResponse));
+    const sql = "SELECT DISTINCT service FROM anomalies WHERE $__timeFilter(time) AND kind = '$service'";
+    await expect(ds.metricFindQuery(sql, { scopedVars: {} })).resolves.toEqual([
+      { text: 'cart' },
+      { text: 'checkout' },
+    ]);
+    const request = query.mock.calls[0][0] as DataQueryRequest<FirebreakQuery>;
+    // Variables are replaced (and quoted) by applyTemplateVariables when the request runs.
+    expect(request.targets).toEqual([
+      { refId: 'variable', queryType: QueryType.SQL, rawSql: sql, format: Format.Table },
+    ]);
+    expect(request.range).toBeDefined();
+  });
+
+  it('reports the error of a failed query', async () => {
+    const ds = new DataSource(settings);
+    jest
+      .spyOn(ds, 'query')
+      .mockReturnValue(of({ data: [], errors: [{ message: 'Syntax error' }] } as DataQueryResponse));
+    await expect(ds.metricFindQuery('SELECT nonsense(')).rejects.toThrow('Syntax error');
   });
 });

@@ -1,4 +1,13 @@
-import { parseVariableQuery, selectorFormatter, sqlFormatter } from './templating';
+import { FieldType, toDataFrame } from '@grafana/data';
+
+import {
+  csvFormatter,
+  firstColumnValues,
+  isSqlVariableQuery,
+  parseVariableQuery,
+  selectorFormatter,
+  sqlFormatter,
+} from './templating';
 import { Resource } from './types';
 
 describe('sqlFormatter', () => {
@@ -47,4 +56,43 @@ describe('parseVariableQuery', () => {
       expect(() => parseVariableQuery(query)).toThrow(/use metrics\(\), label_names\(\), label_values\(label\)/);
     }
   );
+});
+
+describe('csvFormatter', () => {
+  it.each([
+    ['checkout', 'checkout'],
+    [['cart', 'checkout'], 'cart,checkout'],
+    [undefined, ''],
+  ])('formats %p as %p', (value, want) => {
+    expect(csvFormatter(value)).toBe(want);
+  });
+});
+
+describe('isSqlVariableQuery', () => {
+  it.each([
+    ['SELECT DISTINCT service FROM anomalies', true],
+    ['  select 1', true],
+    ['WITH x AS (SELECT 1) SELECT * FROM x', true],
+    ['(SELECT 1)', true],
+    ['label_values(service)', false],
+    ['metrics()', false],
+    ['selected_things()', false],
+  ])('%p is SQL: %p', (query, want) => {
+    expect(isSqlVariableQuery(query)).toBe(want);
+  });
+});
+
+describe('firstColumnValues', () => {
+  it('takes the first column as text, without nulls or repeats', () => {
+    const frame = toDataFrame({
+      fields: [
+        { name: 'service', type: FieldType.string, values: ['cart', null, 'checkout', 'cart'] },
+        { name: 'n', type: FieldType.number, values: [1, 2, 3, 4] },
+      ],
+    });
+    expect(firstColumnValues([frame])).toEqual([{ text: 'cart' }, { text: 'checkout' }]);
+    const numbers = toDataFrame({ fields: [{ name: 'n', type: FieldType.number, values: [1, 2] }] });
+    expect(firstColumnValues([numbers])).toEqual([{ text: '1' }, { text: '2' }]);
+    expect(firstColumnValues([])).toEqual([]);
+  });
 });

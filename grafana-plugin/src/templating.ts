@@ -1,3 +1,5 @@
+import { DataFrame, MetricFindValue } from '@grafana/data';
+
 import { Resource } from './types';
 
 /**
@@ -22,6 +24,17 @@ export function sqlFormatter(value: VariableValue): string {
     return value.map((v) => `'${escapeSqlString(String(v))}'`).join(', ');
   }
   return escapeSqlString(String(value ?? ''));
+}
+
+/**
+ * Formats a variable inside a service or severity filter: several values
+ * become the comma-separated list the backend splits (and quotes).
+ */
+export function csvFormatter(value: VariableValue): string {
+  if (Array.isArray(value)) {
+    return value.map(String).join(',');
+  }
+  return String(value ?? '');
 }
 
 /** Escapes text for a double-quoted label matcher value. */
@@ -55,8 +68,43 @@ export interface ResourceCall {
   params: Record<string, string>;
 }
 
+const SYNTAX =
+  'use metrics(), label_names(), label_values(label), label_values(metric, label) or an SQL query (SELECT ...)';
+
 /**
- * Parses a variable query:
+ * Whether a variable query is SQL (SELECT ... or WITH ...): it runs as an
+ * sql query through the backend, and its first column gives the values.
+ */
+export function isSqlVariableQuery(query: string): boolean {
+  return /^\s*\(?\s*(select|with)\b/i.test(query);
+}
+
+/**
+ * The values of a variable from an SQL answer: the first column of the
+ * first frame as text, without nulls or repeats, in the answer's order.
+ */
+export function firstColumnValues(frames: DataFrame[]): MetricFindValue[] {
+  const field = frames[0]?.fields[0];
+  if (!field) {
+    return [];
+  }
+  const seen = new Set<string>();
+  const out: MetricFindValue[] = [];
+  for (const v of field.values) {
+    if (v === null || v === undefined) {
+      continue;
+    }
+    const text = String(v);
+    if (!seen.has(text)) {
+      seen.add(text);
+      out.push({ text });
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses a variable query that is not SQL:
  *   metrics()                       metric names
  *   label_names() / label_names(m)  label names (of metric m)
  *   label_values(l)                 values of label l
@@ -66,9 +114,7 @@ export function parseVariableQuery(query: string): ResourceCall {
   const q = query.trim();
   const m = /^(\w+)\s*\(\s*([^,)]*?)\s*(?:,\s*([^)]*?)\s*)?\)$/.exec(q);
   if (!m) {
-    throw new Error(
-      `cannot read variable query "${q}": use metrics(), label_names(), label_values(label) or label_values(metric, label)`
-    );
+    throw new Error(`cannot read variable query "${q}": ${SYNTAX}`);
   }
   const [, fn, a, b] = m;
   switch (fn) {
@@ -90,7 +136,5 @@ export function parseVariableQuery(query: string): ResourceCall {
         ? { path: Resource.LabelValues, params: { metric: a, label: b } }
         : { path: Resource.LabelValues, params: { label: a } };
   }
-  throw new Error(
-    `cannot read variable query "${q}": use metrics(), label_names(), label_values(label) or label_values(metric, label)`
-  );
+  throw new Error(`cannot read variable query "${q}": ${SYNTAX}`);
 }

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
+
+	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/macros"
 )
 
 // CatalogLimit caps every list the catalog returns (template variables and
@@ -82,24 +83,5 @@ func (c *Client) strings(ctx context.Context, sql string) ([]string, error) {
 	return out, nil
 }
 
-// quote renders s as a ClickHouse string literal: backslash, quote and NUL
-// are escaped, so no value can end the literal.
-func quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b.WriteString(`\\`)
-		case '\'':
-			b.WriteString(`\'`)
-		case 0:
-			b.WriteString(`\0`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
+// quote renders s as a ClickHouse string literal (see macros.Quote).
+func quote(s string) string { return macros.Quote(s) }

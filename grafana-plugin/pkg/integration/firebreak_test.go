@@ -32,23 +32,47 @@ const (
 	manySeries     = 105 // more than the plugin's 100-series cap
 	seedEvery      = 15 * time.Second
 	seedPoints     = 120 // 30 minutes
+
+	// A latency series for the detector: enough points at a short interval
+	// to pass its warm-up (about 130 points), with a little noise, then a
+	// spike as its last point, which the detector reports as an anomaly
+	// and the alerter as an alert (the spike is recent enough to page).
+	metricSpiky  = "fbtest_spiky_seconds"
+	spikyEvery   = 5 * time.Second
+	spikyPoints  = 300
+	spikyValue   = 3.2
+	spikyService = "payments"
 )
 
-// seriesSpec is one seeded series; value(i) is its i-th point.
+// seriesSpec is one seeded series; value(i) is its i-th point. Points are
+// seedEvery apart, the first at the seed's start, unless every and points
+// are set: then the last point is at the seed's end.
 type seriesSpec struct {
 	labels map[string]string // including __name__
 	value  func(i int) float64
+	every  time.Duration
+	points int
 }
 
 func seedSpecs() []seriesSpec {
 	specs := []seriesSpec{
-		{map[string]string{"__name__": metricRequests, "service": "checkout", "instance": "a"}, func(int) float64 { return 10 }},
-		{map[string]string{"__name__": metricRequests, "service": "checkout", "instance": "b"}, func(int) float64 { return 20 }},
-		{map[string]string{"__name__": metricRequests, "service": "cart", "instance": "a"}, func(i int) float64 { return float64(i) }},
-		{map[string]string{"__name__": metricLatency, "service": "checkout"}, func(int) float64 { return 0.25 }},
+		{labels: map[string]string{"__name__": metricRequests, "service": "checkout", "instance": "a"}, value: func(int) float64 { return 10 }},
+		{labels: map[string]string{"__name__": metricRequests, "service": "checkout", "instance": "b"}, value: func(int) float64 { return 20 }},
+		{labels: map[string]string{"__name__": metricRequests, "service": "cart", "instance": "a"}, value: func(i int) float64 { return float64(i) }},
+		{labels: map[string]string{"__name__": metricLatency, "service": "checkout"}, value: func(int) float64 { return 0.25 }},
 	}
+	specs = append(specs, seriesSpec{
+		labels: map[string]string{"__name__": metricSpiky, "service": spikyService, "instance": "p1"},
+		value: func(i int) float64 {
+			if i == spikyPoints-1 {
+				return spikyValue
+			}
+			return 0.1 + 0.002*float64(i%7)
+		},
+		every: spikyEvery, points: spikyPoints,
+	})
 	for k := range manySeries {
-		specs = append(specs, seriesSpec{map[string]string{"__name__": metricMany, "idx": fmt.Sprintf("%03d", k)}, func(int) float64 { return 1 }})
+		specs = append(specs, seriesSpec{labels: map[string]string{"__name__": metricMany, "idx": fmt.Sprintf("%03d", k)}, value: func(int) float64 { return 1 }})
 	}
 	return specs
 }
@@ -253,16 +277,20 @@ func (e *env) seed() error {
 			ts = protowire.AppendTag(ts, 1, protowire.BytesType)
 			ts = protowire.AppendBytes(ts, l)
 		}
-		points := seedPoints
+		points, every, first := seedPoints, seedEvery, start
 		if s.labels["__name__"] == metricMany {
 			points = 1
+		}
+		if s.points > 0 {
+			points, every = s.points, s.every
+			first = e.seedEnd.Add(-every * time.Duration(points-1))
 		}
 		for i := range points {
 			var smp []byte
 			smp = protowire.AppendTag(smp, 1, protowire.Fixed64Type)
 			smp = protowire.AppendFixed64(smp, math.Float64bits(s.value(i)))
 			smp = protowire.AppendTag(smp, 2, protowire.VarintType)
-			smp = protowire.AppendVarint(smp, uint64(start.Add(time.Duration(i)*seedEvery).UnixMilli()))
+			smp = protowire.AppendVarint(smp, uint64(first.Add(time.Duration(i)*every).UnixMilli()))
 			ts = protowire.AppendTag(ts, 2, protowire.BytesType)
 			ts = protowire.AppendBytes(ts, smp)
 			want++

@@ -360,10 +360,10 @@ func TestGRPCResources(t *testing.T) {
 			t.Fatalf("%s = %q, want %q", path, list, want)
 		}
 	}
-	check("metrics", metricLatency, metricMany, metricRequests)
+	check("metrics", metricLatency, metricMany, metricRequests, metricSpiky)
 	check("labels?metric="+metricRequests, "instance", "service")
 	check("labels", "idx", "instance", "service")
-	check("label-values?label=service", "cart", "checkout")
+	check("label-values?label=service", "cart", "checkout", spikyService)
 	check("label-values?label=instance&metric="+metricRequests, "a", "b")
 	check("label-values?label=__name__&metric="+metricLatency, metricLatency)
 	// A quote in a label name is data, not SQL.

@@ -85,8 +85,9 @@ type harnessOut struct {
 		Frames []struct {
 			Name string `json:"name"`
 			Meta *struct {
-				Type    string `json:"type"`
-				Notices []struct {
+				Type      string `json:"type"`
+				DataTopic string `json:"dataTopic"`
+				Notices   []struct {
 					Text string `json:"text"`
 				} `json:"notices"`
 			} `json:"meta"`
@@ -184,9 +185,43 @@ func TestBuiltPluginThroughHarness(t *testing.T) {
 		}
 	})
 
+	t.Run("bands", func(t *testing.T) {
+		detections(t, e)
+		out := run(t, "query", "--query-type", "metrics", "--from", from, "--to", to, "--interval", "1m",
+			"--json", `{"refId":"A","selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"avg","step":"1m","withBand":true}`)
+		r := out.Results["A"]
+		if r.Error != "" || len(r.Frames) != 5 {
+			t.Fatalf("bands: %+v", r)
+		}
+		for i, suffix := range []string{"", " expected", " lower", " upper", " score"} {
+			f := r.Frames[i]
+			if f.Name != `fbtest_spiky_seconds{instance="p1", service="payments"}`+suffix || f.Meta == nil || f.Meta.Type != "timeseries-multi" ||
+				len(f.Fields) != 2 || f.Fields[1].Type != "*float64" || f.RowCount < 10 {
+				t.Fatalf("frame %d: %s %+v %+v", i, f.Name, f.Meta, f.Fields)
+			}
+		}
+	})
+
+	t.Run("anomalies", func(t *testing.T) {
+		detections(t, e)
+		out := run(t, "query", "--query-type", "anomalies", "--from", from, "--to", to,
+			"--json", `[{"refId":"T","kinds":["anomaly"],"service":"payments"},{"refId":"N","kinds":["anomaly"],"service":"payments","format":"annotations"}]`)
+		tbl, anno := out.Results["T"], out.Results["N"]
+		if tbl.Error != "" || len(tbl.Frames) != 1 || tbl.Frames[0].RowCount < 1 || len(tbl.Frames[0].Fields) != 13 {
+			t.Fatalf("anomalies table: %+v", tbl)
+		}
+		if f := tbl.Frames[0].Fields; f[0].Name != "time" || f[0].Type != "time.Time" || f[5].Name != "labels" || f[5].Type != "string" || f[12].Type != "*time.Time" {
+			t.Fatalf("anomalies fields: %+v", f)
+		}
+		if anno.Error != "" || len(anno.Frames) != 1 || anno.Frames[0].Meta == nil || anno.Frames[0].Meta.DataTopic != "annotations" ||
+			anno.Frames[0].Fields[1].Name != "title" || anno.Frames[0].Fields[1].Values[0] != "anomaly in payments" {
+			t.Fatalf("anomalies annotations: %+v", anno)
+		}
+	})
+
 	t.Run("resources", func(t *testing.T) {
 		for path, want := range map[string][]string{
-			"/metrics":                         {metricLatency, metricMany, metricRequests},
+			"/metrics":                         {metricLatency, metricMany, metricRequests, metricSpiky},
 			"/labels?metric=" + metricRequests: {"instance", "service"},
 			"/label-values?label=service&metric=fbtest_requests": {"cart", "checkout"},
 		} {

@@ -81,6 +81,10 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		return d.sqlQuery(ctx, dq, q)
 	case query.TypeMetrics:
 		return d.metricsQuery(ctx, dq, q)
+	case query.TypeAnomalies:
+		return d.anomaliesQuery(ctx, dq, q)
+	case query.TypeAlerts:
+		return d.alertsQuery(ctx, dq, q)
 	}
 	// query.Parse refuses other types.
 	return backend.ErrDataResponse(backend.StatusInternal, "unhandled query type "+q.QueryType)

@@ -13,6 +13,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/converters"
 	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/firebreak"
 	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/macros"
 	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/query"
@@ -29,10 +30,20 @@ const (
 )
 
 // FieldValue names a metrics frame's value field. Each frame is one series
-// on one time index; fields the detectors publish per series (the expected
-// value and the lower and upper band) are further columns on that index,
-// added where metricsQuery builds its columns.
+// on one time index, in Grafana's multi-frame time series format: one time
+// field and one number field, labelled with the series' labels.
 const FieldValue = "value"
+
+// Band fields: with withBand, each series gets one more frame per band
+// column (query.BandColumns), named like the series with the column's name
+// appended ("name{a="1"} upper"), so that panel overrides find them by
+// display name (fillBelowTo from "... upper" to "... lower").
+const (
+	FieldExpected = "expected"
+	FieldLower    = "lower"
+	FieldUpper    = "upper"
+	FieldScore    = "score"
+)
 
 // column is one value field of a series frame, aligned with its times.
 type column struct {
@@ -73,16 +84,38 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 	if err != nil {
 		return d.apiError(err)
 	}
+	var bands []*firebreak.Result
+	if q.WithBand {
+		if bands, err = d.fetchBands(ctx, series, dq, step, q.Aggregation); err != nil {
+			return d.apiError(err)
+		}
+	}
 	frames := make(data.Frames, 0, len(ranges))
+	unbanded := 0
 	for i, r := range ranges {
 		times := make([]time.Time, len(r.Points))
 		values := make([]*float64, len(r.Points))
 		for j, p := range r.Points {
 			times[j], values[j] = p.Time, p.Value
 		}
-		frame := seriesFrame(series[i], times, []column{{name: FieldValue, values: values}})
+		frame := seriesFrame(series[i], times, column{name: FieldValue, values: values})
 		frame.Meta.ExecutedQueryString = executed(q, step, series[i].SeriesID.String())
 		frames = append(frames, frame)
+		if bands == nil {
+			continue
+		}
+		bandFrames, err := bandFrames(series[i], bands[i])
+		if err != nil {
+			return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's bands: "+err.Error())
+		}
+		if len(bandFrames) == 0 {
+			unbanded++
+		}
+		frames = append(frames, bandFrames...)
+	}
+	if unbanded > 0 {
+		notices = append(notices, data.Notice{Severity: data.NoticeSeverityInfo,
+			Text: fmt.Sprintf("%d of %d series have no band in this time range: the detector has not scored them yet (it learns a series' first points), or it runs without firebreak's detector stage", unbanded, len(ranges))})
 	}
 	frames[0].Meta.Notices = notices
 	return backend.DataResponse{Frames: frames}
@@ -90,28 +123,57 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 
 // fetchRanges gets every series' points, a few at a time, in series order.
 func (d *Datasource) fetchRanges(ctx context.Context, series []firebreak.Series, from, to time.Time, step time.Duration, agg string) ([]*firebreak.Range, error) {
+	out := make([]*firebreak.Range, len(series))
+	err := each(ctx, len(series), func(ctx context.Context, i int) (err error) {
+		out[i], err = d.api.QueryRange(ctx, firebreak.RangeQuery{
+			SeriesID: series[i].SeriesID.String(), Start: from, End: to, Step: step, Aggregation: agg,
+		})
+		return err
+	})
+	return out, err
+}
+
+// fetchBands gets every series' band per step from the bands table, a few
+// at a time, in series order: one SQL call per series keeps each answer
+// within the API's point limit.
+func (d *Datasource) fetchBands(ctx context.Context, series []firebreak.Series, dq backend.DataQuery, step time.Duration, agg string) ([]*firebreak.Result, error) {
+	mc := macros.Context{From: dq.TimeRange.From, To: dq.TimeRange.To, Interval: step}
+	out := make([]*firebreak.Result, len(series))
+	err := each(ctx, len(series), func(ctx context.Context, i int) error {
+		sql, err := query.BandsSQL(series[i].MetricName, series[i].SeriesID.String(), step, agg)
+		if err == nil {
+			sql, err = macros.Expand(sql, mc)
+		}
+		if err != nil {
+			return err
+		}
+		out[i], err = d.api.SQL(ctx, sql)
+		return err
+	})
+	return out, err
+}
+
+// each calls fn for 0..n-1, rangeWorkers at a time; the first error
+// cancels the calls still running and is returned.
+func each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := make([]*firebreak.Range, len(series))
-	errs := make([]error, len(series))
+	errs := make([]error, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(rangeWorkers, len(series)) {
+	for range min(rangeWorkers, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i], errs[i] = d.api.QueryRange(ctx, firebreak.RangeQuery{
-					SeriesID: series[i].SeriesID.String(), Start: from, End: to, Step: step, Aggregation: agg,
-				})
-				if errs[i] != nil {
+				if errs[i] = fn(ctx, i); errs[i] != nil {
 					cancel()
 				}
 			}
 		}()
 	}
 feed:
-	for i := range series {
+	for i := range n {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -122,13 +184,28 @@ feed:
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	return ctx.Err()
+}
+
+// bandFrames are one series' band frames, from its BandsSQL answer: none
+// when the detector has not scored the series in the range.
+func bandFrames(s firebreak.Series, res *firebreak.Result) (data.Frames, error) {
+	times, cols, err := converters.Steps(res)
+	if err != nil || len(times) == 0 {
 		return nil, err
 	}
-	return out, nil
+	frames := make(data.Frames, 0, len(query.BandColumns))
+	for _, name := range query.BandColumns {
+		values, ok := cols[name]
+		if !ok {
+			return nil, fmt.Errorf("the band answer has no %s column", name)
+		}
+		frames = append(frames, seriesFrame(s, times, column{name: name, values: values}))
+	}
+	return frames, nil
 }
 
 // metricsStep is the query's step, or the panel interval; either way at
@@ -146,25 +223,41 @@ func metricsStep(dq backend.DataQuery, q query.Query) (time.Duration, error) {
 	return max(interval(dq), floor, time.Millisecond), nil
 }
 
-// seriesFrame is one series as a multi-frame time series: a time field and
-// the given value columns, labelled with the series' labels.
-func seriesFrame(s firebreak.Series, times []time.Time, cols []column) *data.Frame {
+// seriesFrame is one series (or one of its band columns) as a frame of a
+// multi-frame time series: a time field and one value field, labelled with
+// the series' labels. The value is displayed as the series' name, a band
+// column as the name followed by the column's ("name upper"), with the
+// styling a time series panel needs to draw the band (panel overrides win).
+func seriesFrame(s firebreak.Series, times []time.Time, c column) *data.Frame {
 	name := displayName(s)
 	labels := data.Labels{"__name__": s.MetricName}
 	for k, v := range s.Labels {
 		labels[k] = v
 	}
-	frame := data.NewFrame(name, data.NewField("time", nil, times))
-	for _, c := range cols {
-		f := data.NewField(c.name, labels, c.values)
-		if c.name == FieldValue {
-			f.Config = &data.FieldConfig{DisplayNameFromDS: name}
-		}
-		frame.Fields = append(frame.Fields, f)
+	f := data.NewField(c.name, labels, c.values)
+	f.Config = &data.FieldConfig{DisplayNameFromDS: name}
+	if c.name != FieldValue {
+		f.Config.DisplayNameFromDS = name + " " + c.name
 	}
+	switch c.name {
+	case FieldExpected:
+		f.Config.Custom = map[string]any{"lineStyle": map[string]any{"fill": "dash", "dash": []int{10, 10}}}
+	case FieldLower:
+		f.Config.Custom = map[string]any{"lineWidth": 0}
+	case FieldUpper:
+		f.Config.Custom = map[string]any{"lineWidth": 0, "fillOpacity": 20, "fillBelowTo": name + " " + FieldLower}
+	case FieldScore:
+		// 0 … 1 on its own axis, so it does not squash the values.
+		f.Config.Unit = "percentunit"
+		f.Config.Min, f.Config.Max = ptr(data.ConfFloat64(0)), ptr(data.ConfFloat64(1))
+		f.Config.Custom = map[string]any{"axisPlacement": "right"}
+	}
+	frame := data.NewFrame(f.Config.DisplayNameFromDS, data.NewField("time", nil, times), f)
 	frame.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 	return frame
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // displayName writes a series as Prometheus does: name{a="1", b="2"}.
 func displayName(s firebreak.Series) string {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/firebreak"
 	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/query"
@@ -45,13 +46,27 @@ func TestMetricsStep(t *testing.T) {
 func TestSeriesFrame(t *testing.T) {
 	s := firebreak.Series{SeriesID: "42", MetricName: "http_requests_total", Labels: map[string]string{"service": "checkout", "code": `5"xx`}}
 	one := 1.0
-	f := seriesFrame(s, []time.Time{time.Unix(60, 0)}, []column{{name: FieldValue, values: []*float64{&one}}})
+	f := seriesFrame(s, []time.Time{time.Unix(60, 0)}, column{name: FieldValue, values: []*float64{&one}})
 	want := `http_requests_total{code="5\"xx", service="checkout"}`
 	if f.Name != want || f.Fields[1].Config.DisplayNameFromDS != want {
 		t.Fatalf("name %q, display %q; want %q", f.Name, f.Fields[1].Config.DisplayNameFromDS, want)
 	}
 	if f.Fields[0].Name != "time" || f.Fields[1].Name != "value" || f.Fields[1].Labels["__name__"] != "http_requests_total" || f.Fields[1].Labels["code"] != `5"xx` {
 		t.Fatalf("fields %v", f.Fields)
+	}
+	if len(f.Fields) != 2 || f.Meta.Type != data.FrameTypeTimeSeriesMulti {
+		t.Fatalf("a series frame is one time and one value field: %v", f.Fields)
+	}
+
+	// A band column: named after the series, styled to draw the band.
+	u := seriesFrame(s, []time.Time{time.Unix(60, 0)}, column{name: FieldUpper, values: []*float64{&one}})
+	if u.Name != want+" upper" || u.Fields[1].Name != "upper" || u.Fields[1].Config.DisplayNameFromDS != want+" upper" ||
+		u.Fields[1].Config.Custom["fillBelowTo"] != want+" lower" || u.Fields[1].Labels["service"] != "checkout" {
+		t.Fatalf("upper frame %q: %+v", u.Name, u.Fields[1].Config)
+	}
+	sc := seriesFrame(s, []time.Time{time.Unix(60, 0)}, column{name: FieldScore, values: []*float64{&one}})
+	if sc.Fields[1].Config.Unit != "percentunit" || *sc.Fields[1].Config.Max != 1 {
+		t.Fatalf("score config %+v", sc.Fields[1].Config)
 	}
 	if got := displayName(firebreak.Series{MetricName: "up"}); got != "up" {
 		t.Fatalf("displayName without labels = %q", got)

@@ -1,6 +1,7 @@
 // Package query defines the query model the editors save (src/types.ts
 // mirrors it) and validates it, so every query type starts from one typed,
-// checked value.
+// checked value. detections.go builds the SQL of the query types that read
+// the detector tables (bands, anomalies, alerts).
 package query
 
 import (
@@ -17,24 +18,54 @@ import (
 
 // Query types.
 const (
-	TypeSQL     = "sql"
-	TypeMetrics = "metrics"
+	TypeSQL       = "sql"
+	TypeMetrics   = "metrics"
+	TypeAnomalies = "anomalies"
+	TypeAlerts    = "alerts"
 )
 
-// Formats of an SQL query's answer.
+// Types lists the query types, for messages.
+var Types = []string{TypeMetrics, TypeSQL, TypeAnomalies, TypeAlerts}
+
+// Formats of an answer: sql takes table or time_series, anomalies table or
+// annotations, alerts table.
 const (
-	FormatTable      = "table"
-	FormatTimeSeries = "time_series"
+	FormatTable       = "table"
+	FormatTimeSeries  = "time_series"
+	FormatAnnotations = "annotations"
 )
 
 // Aggregations a metrics query may ask for, as the API's query_range names them.
 var Aggregations = []string{"avg", "min", "max", "sum", "count", "last", "first"}
 
+// Kinds of detector findings (the kind column of anomalies and alerts).
+var Kinds = []string{"anomaly", "silence", "predictive"}
+
+// States a filter may ask for: anomalies are open or resolved, alerts
+// firing or resolved.
+var (
+	AnomalyStates = []string{"open", "resolved"}
+	AlertStates   = []string{"firing", "resolved"}
+)
+
+// Alert modes: the state of each alert at the end of the range, or every
+// transition within it.
+const (
+	ModeCurrent = "current"
+	ModeHistory = "history"
+)
+
+// Row limits of the anomalies and alerts query types.
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 10_000
+)
+
 // Model is the JSON the editors save.
 type Model struct {
 	QueryType string `json:"queryType"`
 
-	// sql
+	// sql (format also for anomalies and alerts)
 	RawSQL string `json:"rawSql,omitempty"`
 	Format string `json:"format,omitempty"`
 
@@ -42,6 +73,21 @@ type Model struct {
 	Selector    string `json:"selector,omitempty"`
 	Aggregation string `json:"aggregation,omitempty"`
 	Step        string `json:"step,omitempty"`
+	// WithBand adds each series' band (expected, lower, upper) and anomaly
+	// score from the bands table, aggregated per step like the values.
+	WithBand bool `json:"withBand,omitempty"`
+
+	// anomalies and alerts
+	Kinds []string `json:"kinds,omitempty"`
+	// Service and Severity: one name or several separated by commas (a
+	// multi-value dashboard variable arrives so); empty for all.
+	Service  string   `json:"service,omitempty"`
+	Severity string   `json:"severity,omitempty"`
+	State    string   `json:"state,omitempty"`
+	MinScore *float64 `json:"minScore,omitempty"`
+	Limit    int      `json:"limit,omitempty"`
+	// alerts: current or history
+	Mode string `json:"mode,omitempty"`
 }
 
 // Query is a validated query.
@@ -49,6 +95,8 @@ type Query struct {
 	Model
 	// StepDuration is the metrics step; 0 means "from the panel interval".
 	StepDuration time.Duration
+	// Services and Severities are Service and Severity split and trimmed.
+	Services, Severities []string
 }
 
 // Parse reads and validates one query. Errors are meant for the user.
@@ -70,37 +118,118 @@ func Parse(dq backend.DataQuery) (Query, error) {
 		}
 	}
 	q := Query{Model: m}
+	var err error
 	switch m.QueryType {
 	case TypeSQL:
-		if strings.TrimSpace(m.RawSQL) == "" {
-			return Query{}, fmt.Errorf("the SQL query is empty")
-		}
-		if q.Format == "" {
-			q.Format = FormatTable
-		}
-		if q.Format != FormatTable && q.Format != FormatTimeSeries {
-			return Query{}, fmt.Errorf("format %q is neither %s nor %s", q.Format, FormatTable, FormatTimeSeries)
-		}
+		err = q.checkSQL()
 	case TypeMetrics:
-		q.Selector = strings.TrimSpace(q.Selector)
-		if q.Selector == "" {
-			return Query{}, fmt.Errorf(`the metrics query needs a selector, e.g. {__name__="http_requests_total", service="checkout"}`)
-		}
-		if q.Aggregation == "" {
-			q.Aggregation = "avg"
-		}
-		if !slices.Contains(Aggregations, q.Aggregation) {
-			return Query{}, fmt.Errorf("aggregation %q is not one of %s", q.Aggregation, strings.Join(Aggregations, ", "))
-		}
-		if s := strings.TrimSpace(q.Step); s != "" && s != "auto" {
-			d, err := macros.ParseInterval(s)
-			if err != nil {
-				return Query{}, fmt.Errorf("step: %w", err)
-			}
-			q.StepDuration = d
-		}
+		err = q.checkMetrics()
+	case TypeAnomalies:
+		err = q.checkAnomalies()
+	case TypeAlerts:
+		err = q.checkAlerts()
 	default:
-		return Query{}, fmt.Errorf("unknown query type %q: use %s or %s", m.QueryType, TypeMetrics, TypeSQL)
+		err = fmt.Errorf("unknown query type %q: use %s", m.QueryType, strings.Join(Types, ", "))
+	}
+	if err != nil {
+		return Query{}, err
 	}
 	return q, nil
+}
+
+func (q *Query) checkSQL() error {
+	if strings.TrimSpace(q.RawSQL) == "" {
+		return fmt.Errorf("the SQL query is empty")
+	}
+	return q.checkFormat(FormatTable, FormatTimeSeries)
+}
+
+func (q *Query) checkMetrics() error {
+	q.Selector = strings.TrimSpace(q.Selector)
+	if q.Selector == "" {
+		return fmt.Errorf(`the metrics query needs a selector, e.g. {__name__="http_requests_total", service="checkout"}`)
+	}
+	if q.Aggregation == "" {
+		q.Aggregation = "avg"
+	}
+	if !slices.Contains(Aggregations, q.Aggregation) {
+		return fmt.Errorf("aggregation %q is not one of %s", q.Aggregation, strings.Join(Aggregations, ", "))
+	}
+	if q.WithBand && q.Aggregation == "count" {
+		return fmt.Errorf("a band has no count: choose another aggregation, or turn the band off")
+	}
+	if s := strings.TrimSpace(q.Step); s != "" && s != "auto" {
+		d, err := macros.ParseInterval(s)
+		if err != nil {
+			return fmt.Errorf("step: %w", err)
+		}
+		q.StepDuration = d
+	}
+	return nil
+}
+
+// checkFilters validates what anomalies and alerts share: kinds, services,
+// severities, state and limit.
+func (q *Query) checkFilters(states []string) error {
+	for _, k := range q.Kinds {
+		if !slices.Contains(Kinds, k) {
+			return fmt.Errorf("kind %q is not one of %s", k, strings.Join(Kinds, ", "))
+		}
+	}
+	q.Services, q.Severities = splitList(q.Service), splitList(q.Severity)
+	if q.State != "" && !slices.Contains(states, q.State) {
+		return fmt.Errorf("state %q is not one of %s (or empty for any)", q.State, strings.Join(states, ", "))
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultLimit
+	case q.Limit < 0 || q.Limit > MaxLimit:
+		return fmt.Errorf("limit %d is not between 1 and %d", q.Limit, MaxLimit)
+	}
+	return nil
+}
+
+func (q *Query) checkAnomalies() error {
+	if err := q.checkFilters(AnomalyStates); err != nil {
+		return err
+	}
+	if s := q.MinScore; s != nil && (*s < 0 || *s > 1) {
+		return fmt.Errorf("minimum score %v is not between 0 and 1", *s)
+	}
+	return q.checkFormat(FormatTable, FormatAnnotations)
+}
+
+func (q *Query) checkAlerts() error {
+	if err := q.checkFilters(AlertStates); err != nil {
+		return err
+	}
+	if q.Mode == "" {
+		q.Mode = ModeCurrent
+	}
+	if q.Mode != ModeCurrent && q.Mode != ModeHistory {
+		return fmt.Errorf("mode %q is neither %s nor %s", q.Mode, ModeCurrent, ModeHistory)
+	}
+	return q.checkFormat(FormatTable)
+}
+
+// checkFormat defaults the format to the first allowed one.
+func (q *Query) checkFormat(allowed ...string) error {
+	if q.Format == "" {
+		q.Format = allowed[0]
+	}
+	if !slices.Contains(allowed, q.Format) {
+		return fmt.Errorf("format %q is not one of %s for %s queries", q.Format, strings.Join(allowed, ", "), q.QueryType)
+	}
+	return nil
+}
+
+// splitList reads "a, b,c" as [a b c], dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

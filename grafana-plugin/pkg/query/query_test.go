@@ -1,6 +1,7 @@
 package query
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,26 @@ func TestParse(t *testing.T) {
 			want: Query{Model: Model{QueryType: TypeMetrics, Selector: "up", Aggregation: "avg", Step: "auto"}}},
 		{name: "DataQuery type wins", queryType: "metrics", json: `{"queryType":"sql","selector":"up"}`,
 			want: Query{Model: Model{QueryType: TypeMetrics, Selector: "up", Aggregation: "avg"}}},
+		{name: "metrics with band", json: `{"queryType":"metrics","selector":"up","aggregation":"max","withBand":true}`,
+			want: Query{Model: Model{QueryType: TypeMetrics, Selector: "up", Aggregation: "max", WithBand: true}}},
+		{name: "band of a count", json: `{"queryType":"metrics","selector":"up","aggregation":"count","withBand":true}`, wantErr: "a band has no count"},
+		{name: "anomalies defaults", json: `{"queryType":"anomalies"}`,
+			want: Query{Model: Model{QueryType: TypeAnomalies, Format: FormatTable, Limit: DefaultLimit}}},
+		{name: "anomalies filters", json: `{"queryType":"anomalies","kinds":["anomaly","predictive"],"service":" cart, checkout ,","minScore":0.5,"state":"open","format":"annotations","limit":50}`,
+			want: Query{Model: Model{QueryType: TypeAnomalies, Kinds: []string{"anomaly", "predictive"}, Service: " cart, checkout ,", MinScore: ptr(0.5),
+				State: "open", Format: FormatAnnotations, Limit: 50}, Services: []string{"cart", "checkout"}}},
+		{name: "anomalies bad kind", json: `{"queryType":"anomalies","kinds":["anomaly","x' OR 1=1"]}`, wantErr: `kind "x' OR 1=1" is not one of anomaly, silence, predictive`},
+		{name: "anomalies bad state", json: `{"queryType":"anomalies","state":"firing"}`, wantErr: `state "firing" is not one of open, resolved`},
+		{name: "anomalies bad score", json: `{"queryType":"anomalies","minScore":2}`, wantErr: "minimum score 2 is not between 0 and 1"},
+		{name: "anomalies bad limit", json: `{"queryType":"anomalies","limit":100000}`, wantErr: "limit 100000 is not between 1 and 10000"},
+		{name: "anomalies bad format", json: `{"queryType":"anomalies","format":"time_series"}`, wantErr: `format "time_series" is not one of table, annotations`},
+		{name: "alerts defaults", json: `{"queryType":"alerts"}`,
+			want: Query{Model: Model{QueryType: TypeAlerts, Mode: ModeCurrent, Format: FormatTable, Limit: DefaultLimit}}},
+		{name: "alerts history", queryType: "alerts", json: `{"mode":"history","state":"resolved","severity":"critical,page","kinds":["silence"]}`,
+			want: Query{Model: Model{QueryType: TypeAlerts, Mode: ModeHistory, State: "resolved", Severity: "critical,page", Kinds: []string{"silence"},
+				Format: FormatTable, Limit: DefaultLimit}, Severities: []string{"critical", "page"}}},
+		{name: "alerts bad mode", json: `{"queryType":"alerts","mode":"future"}`, wantErr: `mode "future" is neither current nor history`},
+		{name: "alerts bad state", json: `{"queryType":"alerts","state":"open"}`, wantErr: `state "open" is not one of firing, resolved`},
 		{name: "unknown type", json: `{"queryType":"incidents"}`, wantErr: `unknown query type "incidents"`},
 		{name: "bad json", json: `{`, wantErr: "not valid JSON"},
 		{name: "empty sql", json: `{"queryType":"sql","rawSql":"  "}`, wantErr: "SQL query is empty"},
@@ -50,9 +71,11 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("Parse() = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -2,7 +2,7 @@ import React from 'react';
 import { fireEvent, render, screen } from '@testing-library/react';
 import { QueryEditor } from './QueryEditor';
 import { DataSource } from '../datasource';
-import { FirebreakQuery, Format, QueryType } from '../types';
+import { AlertMode, FirebreakQuery, Format, QueryType } from '../types';
 
 const ds = {} as DataSource;
 
@@ -57,5 +57,66 @@ describe('QueryEditor', () => {
     expect(screen.getByRole('radio', { name: 'Table' })).toBeChecked();
     fireEvent.click(screen.getByRole('radio', { name: 'Time series' }));
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ format: Format.TimeSeries }));
+  });
+
+  it('drops a format the new query type refuses when switching', () => {
+    const { onChange } = setup({ queryType: QueryType.SQL, rawSql: 'SELECT 1', format: Format.TimeSeries });
+    fireEvent.click(screen.getByRole('radio', { name: 'Anomalies' }));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: QueryType.Anomalies, rawSql: 'SELECT 1' });
+    expect(onChange.mock.lastCall[0]).not.toHaveProperty('format', Format.TimeSeries);
+  });
+
+  it('turns the band of a metrics query on and off', () => {
+    const { onChange, onRunQuery } = setup({ queryType: QueryType.Metrics, selector: 'up' });
+    const band = screen.getByLabelText('Band');
+    expect(band).not.toBeChecked();
+    fireEvent.click(band);
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ withBand: true }));
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+
+  it('offers no band for a count', () => {
+    setup({ queryType: QueryType.Metrics, selector: 'up', aggregation: 'count' });
+    expect(screen.getByLabelText('Band')).toBeDisabled();
+  });
+
+  it('edits the filters and format of an anomalies query', () => {
+    const { onChange, onRunQuery } = setup({ queryType: QueryType.Anomalies, kinds: ['silence'], minScore: 0.5 });
+    expect(screen.queryByLabelText('Selector')).not.toBeInTheDocument();
+    expect(screen.getByRole('checkbox', { name: 'silence' })).toBeChecked();
+
+    fireEvent.click(screen.getByRole('checkbox', { name: 'anomaly' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ kinds: ['anomaly', 'silence'] }));
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+
+    fireEvent.click(screen.getByRole('checkbox', { name: 'silence' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ kinds: undefined }));
+
+    fireEvent.change(screen.getByLabelText('Service'), { target: { value: 'cart,checkout' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ service: 'cart,checkout' }));
+    fireEvent.change(screen.getByLabelText('Min score'), { target: { value: '0.8' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ minScore: 0.8 }));
+    fireEvent.change(screen.getByLabelText('Min score'), { target: { value: '' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ minScore: undefined }));
+    fireEvent.change(screen.getByLabelText('Limit'), { target: { value: '50' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ limit: 50 }));
+
+    expect(screen.getByRole('radio', { name: 'any' })).toBeChecked();
+    fireEvent.click(screen.getByRole('radio', { name: 'open' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ state: 'open' }));
+    fireEvent.click(screen.getByRole('radio', { name: 'Annotations' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ format: Format.Annotations }));
+  });
+
+  it('edits the mode and filters of an alerts query', () => {
+    const { onChange } = setup({ queryType: QueryType.Alerts });
+    expect(screen.getByRole('radio', { name: 'Current' })).toBeChecked();
+    expect(screen.queryByRole('radio', { name: 'open' })).not.toBeInTheDocument();
+    fireEvent.click(screen.getByRole('radio', { name: 'History' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ mode: AlertMode.History }));
+    fireEvent.click(screen.getByRole('radio', { name: 'firing' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ state: 'firing' }));
+    fireEvent.change(screen.getByLabelText('Severity'), { target: { value: 'critical' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ severity: 'critical' }));
   });
 });

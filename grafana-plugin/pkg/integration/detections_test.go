@@ -1,0 +1,207 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+)
+
+// The detector stage of `firebreak run` scores every seeded point: it
+// publishes a band per point and, for the spike that ends the spiky series,
+// an anomaly, which the alerter records as a firing alert.
+
+var (
+	detectOnce sync.Once
+	detectErr  error
+)
+
+// detections waits until the detector's rows for the spiky series are
+// stored: its bands, the spike's anomaly and its alert.
+func detections(t *testing.T, e *env) {
+	t.Helper()
+	detectOnce.Do(func() {
+		checks := []struct {
+			what, sql string
+			want      int
+		}{
+			{"bands of every point", fmt.Sprintf("SELECT count() FROM bands FINAL WHERE metric_name = '%s'", metricSpiky), spikyPoints},
+			{"the spike's anomaly", fmt.Sprintf("SELECT count() FROM anomalies FINAL WHERE kind = 'anomaly' AND service = '%s' AND state = 'open'", spikyService), 1},
+			{"the spike's alert", fmt.Sprintf("SELECT count() FROM alerts FINAL WHERE service = '%s' AND state = 'firing'", spikyService), 1},
+		}
+		deadline := time.Now().Add(90 * time.Second)
+		for _, c := range checks {
+			for {
+				n, err := e.count(c.sql)
+				if err != nil {
+					detectErr = err
+					return
+				}
+				if n >= c.want {
+					break
+				}
+				if time.Now().After(deadline) {
+					detectErr = fmt.Errorf("waiting for %s: %d rows, want ≥ %d after 90 s (%s)", c.what, n, c.want, c.sql)
+					return
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+		}
+	})
+	if detectErr != nil {
+		t.Fatal(detectErr)
+	}
+}
+
+func TestGRPCBands(t *testing.T) {
+	e := firebreak(t)
+	c := grpcPlugin(t)
+	detections(t, e)
+	resp := queryAll(t, c, e,
+		dq("band", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m","withBand":true}`),
+		dq("plain", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m"}`),
+		dq("count", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"count","withBand":true}`),
+	)
+	frames := ok(t, resp, "band").Frames
+	series := `fbtest_spiky_seconds{instance="p1", service="payments"}`
+	var names []string
+	byName := map[string]*data.Frame{}
+	for _, f := range frames {
+		names = append(names, f.Name)
+		byName[f.Name] = f
+		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || len(f.Fields) != 2 || f.Fields[1].Labels["service"] != spikyService {
+			t.Fatalf("frame %s: type %s, fields %v", f.Name, f.Meta.Type, f.Fields)
+		}
+	}
+	want := []string{series, series + " expected", series + " lower", series + " upper", series + " score"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Fatalf("frames %q, want %q", names, want)
+	}
+	if got := len(ok(t, resp, "plain").Frames); got != 1 {
+		t.Fatalf("without the band: %d frames", got)
+	}
+	upper := byName[series+" upper"].Fields[1]
+	if upper.Config.DisplayNameFromDS != series+" upper" || upper.Config.Custom["fillBelowTo"] != series+" lower" {
+		t.Fatalf("upper config %+v", upper.Config)
+	}
+
+	// The band's steps are the values' steps; in the spike's step the value
+	// is above the band and the score is high, before it the values are
+	// inside the band.
+	values := byName[series].Fields
+	bandTimes := byName[series+" upper"].Fields[0]
+	lower := byName[series+" lower"].Fields[1]
+	score := byName[series+" score"].Fields[1]
+	valueAt := map[time.Time]float64{}
+	for i := 0; i < values[0].Len(); i++ {
+		valueAt[values[0].At(i).(time.Time)] = *values[1].At(i).(*float64)
+	}
+	last := bandTimes.Len() - 1
+	if last < 10 {
+		t.Fatalf("only %d band steps", last+1)
+	}
+	spikeStep := e.seedEnd.Truncate(time.Minute)
+	if got := bandTimes.At(last).(time.Time); !got.Equal(spikeStep) {
+		t.Fatalf("last band step %s, want the spike's %s", got, spikeStep)
+	}
+	if v := valueAt[spikeStep]; v != spikyValue || *upper.At(last).(*float64) >= v || *score.At(last).(*float64) < 0.5 {
+		t.Fatalf("spike step: value %v, upper %v, score %v", v, *upper.At(last).(*float64), *score.At(last).(*float64))
+	}
+	inside := 0
+	for i := 0; i < last; i++ {
+		v, found := valueAt[bandTimes.At(i).(time.Time)]
+		if !found {
+			t.Fatalf("band step %s has no value step", bandTimes.At(i))
+		}
+		if lo, up := *lower.At(i).(*float64), *upper.At(i).(*float64); lo <= v && v <= up {
+			inside++
+		}
+	}
+	if inside < last*3/4 {
+		t.Fatalf("only %d of %d steps before the spike lie inside their band", inside, last)
+	}
+	failed(t, resp, "count", "a band has no count")
+}
+
+func TestGRPCAnomaliesQuery(t *testing.T) {
+	e := firebreak(t)
+	c := grpcPlugin(t)
+	detections(t, e)
+	resp := queryAll(t, c, e,
+		dq("table", "anomalies", `{"kinds":["anomaly"],"service":"payments","minScore":0.5}`),
+		dq("annotations", "anomalies", `{"kinds":["anomaly","silence"],"service":"cart,payments","state":"open","format":"annotations"}`),
+		dq("predictive", "anomalies", `{"kinds":["predictive"],"service":"payments"}`),
+		dq("inject", "anomalies", `{"service":"x' OR 1=1 --"}`),
+		dq("bad", "anomalies", `{"kinds":["incident"]}`),
+	)
+	table := ok(t, resp, "table").Frames[0]
+	var cols []string
+	for _, f := range table.Fields {
+		cols = append(cols, f.Name)
+	}
+	if strings.Join(cols, ",") != "time,kind,state,service,metric,labels,value,expected,score,direction,rule,severity,predicted_breach_at" {
+		t.Fatalf("columns %v", cols)
+	}
+	if n, _ := table.RowLen(); n < 1 {
+		t.Fatalf("no anomaly for the spike")
+	}
+	row := func(name string) any { return fieldByName(t, table, name).At(0) }
+	if !row("time").(time.Time).Equal(e.seedEnd) || row("kind") != "anomaly" || row("metric") != metricSpiky ||
+		*row("value").(*float64) != spikyValue || *row("score").(*float64) < 0.5 || row("direction") != "up" {
+		t.Fatalf("anomaly row: %v", table)
+	}
+	var labels map[string]string
+	if err := json.Unmarshal([]byte(row("labels").(string)), &labels); err != nil || labels["instance"] != "p1" {
+		t.Fatalf("labels %v: %v", row("labels"), err)
+	}
+	if row("predicted_breach_at").(*time.Time) != nil {
+		t.Fatal("an anomaly has no predicted breach: want null")
+	}
+
+	anno := ok(t, resp, "annotations").Frames[0]
+	if anno.Meta.DataTopic != data.DataTopicAnnotations || fieldByName(t, anno, "title").At(0) != "anomaly in payments" ||
+		!strings.HasPrefix(fieldByName(t, anno, "text").At(0).(string), `fbtest_spiky_seconds{instance="p1", service="payments"}: value 3.2`) ||
+		fieldByName(t, anno, "tags").At(0) != "anomaly,open,payments" {
+		t.Fatalf("annotations frame: %v", anno)
+	}
+	for _, ref := range []string{"predictive", "inject"} {
+		if n, _ := ok(t, resp, ref).Frames[0].RowLen(); n != 0 {
+			t.Fatalf("%s: %d rows, want none", ref, n)
+		}
+	}
+	failed(t, resp, "bad", `kind "incident" is not one of`)
+}
+
+func TestGRPCAlertsQuery(t *testing.T) {
+	e := firebreak(t)
+	c := grpcPlugin(t)
+	detections(t, e)
+	resp := queryAll(t, c, e,
+		dq("current", "alerts", `{"service":"payments"}`),
+		dq("firing", "alerts", `{"mode":"current","service":"payments","state":"firing","kinds":["anomaly"]}`),
+		dq("resolved", "alerts", `{"service":"payments","state":"resolved"}`),
+		dq("history", "alerts", `{"mode":"history","service":"payments"}`),
+	)
+	for _, ref := range []string{"current", "firing"} {
+		f := ok(t, resp, ref).Frames[0]
+		if n, _ := f.RowLen(); n != 1 {
+			t.Fatalf("%s: %d alerts, want 1: %v", ref, n, f)
+		}
+		if fieldByName(t, f, "state").At(0) != "firing" || fieldByName(t, f, "kind").At(0) != "anomaly" ||
+			fieldByName(t, f, "alertname").At(0) == "" || fieldByName(t, f, "summary").At(0) == "" ||
+			fieldByName(t, f, "ends_at").At(0).(*time.Time) != nil || fieldByName(t, f, "generator_url").At(0) == "" {
+			t.Fatalf("%s: %v", ref, f)
+		}
+	}
+	if n, _ := ok(t, resp, "resolved").Frames[0].RowLen(); n != 0 {
+		t.Fatalf("resolved: %d alerts, want none", n)
+	}
+	h := ok(t, resp, "history").Frames[0]
+	if n, _ := h.RowLen(); n < 1 || fieldByName(t, h, "time").Type() != data.FieldTypeTime {
+		t.Fatalf("history: %v", h)
+	}
+}

@@ -1,0 +1,171 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+)
+
+// fakeAPI answers the API calls the query types make; sql maps a part of
+// the SQL to the answer, and every SQL received is kept.
+type fakeAPI struct {
+	mu   sync.Mutex
+	sqls []string
+	sql  map[string]string
+}
+
+func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/v1/series":
+			io.WriteString(w, `{"series":[{"series_id":1,"metric_name":"lat","labels":{"service":"checkout"}},{"series_id":2,"metric_name":"lat","labels":{"service":"cart"}}]}`)
+		case "/api/v1/query_range":
+			io.WriteString(w, `{"points":[[60000,1],[120000,2]]}`)
+		case "/api/v1/sql":
+			b, _ := io.ReadAll(r.Body)
+			sql := string(b)
+			f.mu.Lock()
+			f.sqls = append(f.sqls, sql)
+			f.mu.Unlock()
+			for part, answer := range f.sql {
+				if strings.Contains(sql, part) {
+					io.WriteString(w, answer)
+					return
+				}
+			}
+			t.Errorf("unexpected SQL %s", sql)
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"unexpected"}`)
+		default:
+			t.Errorf("unexpected call %s", r.URL)
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}
+}
+
+func runQuery(t *testing.T, api *fakeAPI, queryType, model string) backend.DataResponse {
+	t.Helper()
+	srv := httptest.NewServer(api.handler(t))
+	defer srv.Close()
+	inst, err := NewDatasource(context.Background(), backend.DataSourceInstanceSettings{JSONData: []byte(`{"url":"` + srv.URL + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := inst.(*Datasource).QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{{
+		RefID: "A", QueryType: queryType, JSON: json.RawMessage(model), Interval: time.Minute, MaxDataPoints: 100,
+		TimeRange: backend.TimeRange{From: time.UnixMilli(0), To: time.UnixMilli(3_600_000)},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Responses["A"]
+}
+
+func TestMetricsWithBand(t *testing.T) {
+	api := &fakeAPI{sql: map[string]string{
+		"series_id = 1 ": `{"columns":[{"name":"t","type":"Int64"},{"name":"expected","type":"Float64"},{"name":"lower","type":"Float64"},{"name":"upper","type":"Float64"},{"name":"score","type":"Float64"}],
+			"rows":[[60000,1,0.5,1.5,0.1],[120000,1,0.5,1.5,null]]}`,
+		"series_id = 2 ": `{"columns":[{"name":"t","type":"Int64"},{"name":"expected","type":"Float64"},{"name":"lower","type":"Float64"},{"name":"upper","type":"Float64"},{"name":"score","type":"Float64"}],"rows":[]}`,
+	}}
+	r := runQuery(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`)
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	var names []string
+	for _, f := range r.Frames {
+		names = append(names, f.Name)
+		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || len(f.Fields) != 2 {
+			t.Fatalf("frame %s: type %s, %d fields", f.Name, f.Meta.Type, len(f.Fields))
+		}
+	}
+	want := `lat{service="checkout"}|lat{service="checkout"} expected|lat{service="checkout"} lower|lat{service="checkout"} upper|lat{service="checkout"} score|lat{service="cart"}`
+	if strings.Join(names, "|") != want {
+		t.Fatalf("frames\n%s\nwant\n%s", strings.Join(names, "|"), want)
+	}
+	upper := r.Frames[3].Fields[1]
+	if upper.Len() != 2 || *upper.At(0).(*float64) != 1.5 || !r.Frames[3].Fields[0].At(1).(time.Time).Equal(time.UnixMilli(120000)) {
+		t.Fatalf("upper field: %v", upper)
+	}
+	if r.Frames[4].Fields[1].At(1).(*float64) != nil {
+		t.Fatal("a null score must stay null")
+	}
+	if n := r.Frames[0].Meta.Notices; len(n) != 1 || !strings.Contains(n[0].Text, "1 of 2 series have no band") {
+		t.Fatalf("notices %v", n)
+	}
+	for _, sql := range api.sqls {
+		if !strings.Contains(sql, "max(upper) AS upper") || !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)") || strings.Contains(sql, "$__") {
+			t.Fatalf("band SQL %s", sql)
+		}
+	}
+}
+
+const anomaliesAnswer = `{"columns":[{"name":"time","type":"DateTime64(3, 'UTC')"},{"name":"kind","type":"LowCardinality(String)"},{"name":"state","type":"LowCardinality(String)"},
+{"name":"service","type":"LowCardinality(String)"},{"name":"metric","type":"LowCardinality(String)"},{"name":"labels","type":"Map(LowCardinality(String), String)"},
+{"name":"value","type":"Float64"},{"name":"expected","type":"Float64"},{"name":"score","type":"Float64"},{"name":"direction","type":"LowCardinality(String)"},
+{"name":"rule","type":"LowCardinality(String)"},{"name":"severity","type":"LowCardinality(String)"},{"name":"predicted_breach_at","type":"DateTime64(3, 'UTC')"}],
+"rows":[["2026-11-22T06:05:00Z","anomaly","open","checkout","lat",{"service":"checkout"},3.2,0.1,0.97,"up","","","1970-01-01T00:00:00Z"]]}`
+
+func TestAnomaliesQuery(t *testing.T) {
+	api := &fakeAPI{sql: map[string]string{"FROM anomalies FINAL": anomaliesAnswer}}
+	r := runQuery(t, api, "anomalies", `{"kinds":["anomaly"],"service":"checkout","minScore":0.5}`)
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	f := r.Frames[0]
+	if f.Meta.PreferredVisualization != data.VisTypeTable || len(f.Fields) != 13 {
+		t.Fatalf("table: %+v, %d fields", f.Meta, len(f.Fields))
+	}
+	if b, _ := f.FieldByName("predicted_breach_at"); b.At(0).(*time.Time) != nil {
+		t.Fatal("the epoch must read as null")
+	}
+	sql := f.Meta.ExecutedQueryString
+	if !strings.Contains(sql, "kind = 'anomaly' AND service = 'checkout' AND score >= 0.5") || strings.Contains(sql, "$__") {
+		t.Fatalf("executed %s", sql)
+	}
+
+	r = runQuery(t, api, "anomalies", `{"format":"annotations"}`)
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	a := r.Frames[0]
+	if a.Meta.DataTopic != data.DataTopicAnnotations || a.Fields[1].Name != "title" || a.Fields[1].At(0) != "anomaly in checkout" || a.Meta.ExecutedQueryString == "" {
+		t.Fatalf("annotations frame: %+v %v", a.Meta, a.Fields)
+	}
+
+	if r := runQuery(t, api, "anomalies", `{"kinds":["incident"]}`); r.Error == nil || r.Status != backend.StatusBadRequest {
+		t.Fatalf("bad kind: %v", r.Error)
+	}
+}
+
+func TestAlertsQuery(t *testing.T) {
+	answer := `{"columns":[{"name":"alertname","type":"LowCardinality(String)"},{"name":"kind","type":"LowCardinality(String)"},{"name":"severity","type":"LowCardinality(String)"},
+{"name":"service","type":"LowCardinality(String)"},{"name":"state","type":"LowCardinality(String)"},{"name":"starts_at","type":"DateTime64(3, 'UTC')"},
+{"name":"ends_at","type":"DateTime64(3, 'UTC')"},{"name":"summary","type":"String"},{"name":"generator_url","type":"String"},{"name":"fingerprint","type":"String"},
+{"name":"updated_at","type":"DateTime64(3, 'UTC')"}],
+"rows":[["FirebreakAnomaly","anomaly","warning","checkout","firing","2026-11-22T06:05:00Z","1970-01-01T00:00:00Z","latency up","http://g/d","fp1","2026-11-22T06:05:00Z"]]}`
+	api := &fakeAPI{sql: map[string]string{"FROM alerts FINAL": answer}}
+	r := runQuery(t, api, "alerts", `{"state":"firing"}`)
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	f := r.Frames[0]
+	if e, _ := f.FieldByName("ends_at"); e.Type() != data.FieldTypeNullableTime || e.At(0).(*time.Time) != nil {
+		t.Fatalf("ends_at while firing must be null: %v", e)
+	}
+	if s, _ := f.FieldByName("summary"); s.At(0) != "latency up" {
+		t.Fatalf("summary %v", s.At(0))
+	}
+	if sql := f.Meta.ExecutedQueryString; !strings.Contains(sql, "argMax(a_state, a_time) AS state") || !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)") {
+		t.Fatalf("executed %s", sql)
+	}
+}

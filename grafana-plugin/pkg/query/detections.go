@@ -1,0 +1,143 @@
+package query
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/macros"
+)
+
+// The detector tables (docs/schema.md, "Detector outputs") are read through
+// the API's read-only SQL. The SQL built here keeps the time range as
+// macros ($__timeFilter, $__from, $__to), which the handler expands like any
+// SQL query's; every value from the query model is a checked keyword, a
+// number this package formats, or a string literal rendered by
+// macros.Quote.
+
+// bandAggregations is how a band's columns combine within a step, by the
+// values' aggregation: the band follows the values. The score is always the
+// step's worst (max).
+var bandAggregations = map[string]string{
+	"avg": "avg(%s)", "min": "min(%s)", "max": "max(%s)", "sum": "sum(%s)",
+	"last": "argMax(%s, time)", "first": "argMin(%s, time)",
+}
+
+// BandColumns are the columns BandsSQL returns after t, in order.
+var BandColumns = []string{"expected", "lower", "upper", "score"}
+
+// BandsSQL selects one series' band per step: t (the step's start in Unix
+// milliseconds, aligned as /api/v1/query_range aligns its buckets), then
+// BandColumns. Points scored while the baseline was still learning are left
+// out: their band is the point itself.
+func BandsSQL(metric, seriesID string, step time.Duration, agg string) (string, error) {
+	id, err := strconv.ParseUint(seriesID, 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("series id %q is not an unsigned 64-bit integer", seriesID)
+	}
+	f, ok := bandAggregations[agg]
+	if !ok {
+		return "", fmt.Errorf("no band for aggregation %q", agg)
+	}
+	stepMs := step.Milliseconds()
+	if stepMs < 1 {
+		return "", fmt.Errorf("step %s is below 1ms", step)
+	}
+	col := func(name string) string { return fmt.Sprintf(f, name) + " AS " + name }
+	return fmt.Sprintf(`SELECT intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s, %[3]s, %[4]s, max(score) AS score
+FROM bands FINAL
+WHERE metric_name = %[5]s AND series_id = %[6]d AND learning = 0 AND $__timeFilter(time)
+GROUP BY t ORDER BY t`, stepMs, col("expected"), col("lower"), col("upper"), macros.Quote(metric), id), nil
+}
+
+// AnomalyColumns are the columns AnomaliesSQL returns, in order.
+var AnomalyColumns = []string{"time", "kind", "state", "service", "metric", "labels", "value", "expected",
+	"score", "direction", "rule", "severity", "predicted_breach_at"}
+
+// AnomaliesSQL selects the detector findings within the time range that
+// pass the filters, newest first. predicted_breach_at is the epoch where it
+// does not apply (the store has no NULL): converters.NullEpoch clears it.
+func AnomaliesSQL(q Query) string {
+	where := []string{"$__timeFilter(time)"}
+	where = append(where, q.commonFilters()...)
+	if q.MinScore != nil {
+		where = append(where, "score >= "+strconv.FormatFloat(*q.MinScore, 'g', -1, 64))
+	}
+	if q.State != "" {
+		where = append(where, "state = "+macros.Quote(q.State))
+	}
+	return `SELECT time, kind, state, service, metric_name AS metric, labels, value, expected, score, direction, rule, severity, predicted_breach_at
+FROM anomalies FINAL
+WHERE ` + strings.Join(where, " AND ") + `
+ORDER BY time DESC, kind, metric
+LIMIT ` + strconv.Itoa(q.Limit)
+}
+
+// AlertColumns are the columns AlertsSQL returns in current mode, which
+// ends with updated_at (the newest transition); history mode starts with
+// time (of the transition) instead.
+var AlertColumns = []string{"alertname", "kind", "severity", "service", "state", "starts_at", "ends_at",
+	"summary", "generator_url", "fingerprint"}
+
+// AlertsSQL selects alerts. Current: the newest transition of each
+// fingerprint up to the end of the range (argMax over time), for alerts
+// still firing then or changed within the range, longest-running first.
+// History: every transition within the range, newest first. ends_at is the
+// epoch while firing: converters.NullEpoch clears it.
+func AlertsSQL(q Query) string {
+	filters := q.commonFilters()
+	if q.Mode == ModeHistory {
+		where := append([]string{"$__timeFilter(time)"}, filters...)
+		if q.State != "" {
+			where = append(where, "state = "+macros.Quote(q.State))
+		}
+		return `SELECT time, alertname, kind, severity, service, state, starts_at, ends_at, annotations['summary'] AS summary, generator_url, fingerprint
+FROM alerts FINAL
+WHERE ` + strings.Join(where, " AND ") + `
+ORDER BY time DESC, alertname
+LIMIT ` + strconv.Itoa(q.Limit)
+	}
+	// The inner query renames the columns so that the outer aliases, which
+	// reuse the table's names, never shadow a column in a filter.
+	where := append([]string{"time <= fromUnixTimestamp64Milli($__to)"}, filters...)
+	having := "(state = 'firing' OR updated_at >= fromUnixTimestamp64Milli($__from))"
+	if q.State != "" {
+		having += " AND state = " + macros.Quote(q.State)
+	}
+	return `SELECT argMax(a_alertname, a_time) AS alertname, argMax(a_kind, a_time) AS kind,
+  argMax(a_severity, a_time) AS severity, argMax(a_service, a_time) AS service,
+  argMax(a_state, a_time) AS state, argMax(a_starts_at, a_time) AS starts_at, argMax(a_ends_at, a_time) AS ends_at,
+  argMax(a_summary, a_time) AS summary, argMax(a_generator_url, a_time) AS generator_url,
+  fingerprint, max(a_time) AS updated_at
+FROM (
+  SELECT fingerprint, time AS a_time, alertname AS a_alertname, kind AS a_kind, severity AS a_severity,
+    service AS a_service, state AS a_state, starts_at AS a_starts_at, ends_at AS a_ends_at,
+    annotations['summary'] AS a_summary, generator_url AS a_generator_url
+  FROM alerts FINAL
+  WHERE ` + strings.Join(where, " AND ") + `
+)
+GROUP BY fingerprint
+HAVING ` + having + `
+ORDER BY starts_at, alertname
+LIMIT ` + strconv.Itoa(q.Limit)
+}
+
+// commonFilters are the conditions on kind, service and severity, columns
+// the anomalies and alerts tables share.
+func (q Query) commonFilters() []string {
+	var out []string
+	for _, f := range []struct {
+		col    string
+		values []string
+	}{{"kind", q.Kinds}, {"service", q.Services}, {"severity", q.Severities}} {
+		switch len(f.values) {
+		case 0:
+		case 1:
+			out = append(out, f.col+" = "+macros.Quote(f.values[0]))
+		default:
+			out = append(out, f.col+" IN "+macros.QuoteList(f.values))
+		}
+	}
+	return out
+}
