@@ -40,6 +40,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/sql", a.sql)
 	mux.HandleFunc("GET /api/v1/series", a.series)
 	mux.HandleFunc("GET /api/v1/query_range", a.queryRange)
+	mux.HandleFunc("GET /api/v1/incidents", a.incidents)
+	mux.HandleFunc("GET /api/v1/incidents/{id}", a.incident)
+	mux.HandleFunc("GET /api/v1/incidents/{id}/report", a.report)
 }
 
 // sql runs an analyst's query read-only: the engine's readonly setting, row
