@@ -447,7 +447,8 @@ func TestDefaultTopicsIncludeDetections(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(DefaultTopics()), fmt.Sprint(append(append([]string{}, records.DataTopics...), records.DetectionTopics...)); got != want {
+	want := append(append([]string{}, records.DataTopics...), records.DetectionTopics...)
+	if got, want := fmt.Sprint(DefaultTopics()), fmt.Sprint(append(want, records.IncidentTopics...)); got != want {
 		t.Fatalf("DefaultTopics() = %s, want %s", got, want)
 	}
 	if len(records.DataTopics) != 3 {

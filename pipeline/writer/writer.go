@@ -59,9 +59,11 @@ func (c Config) withDefaults() Config {
 }
 
 // DefaultTopics are the topics a writer stores unless told otherwise: the
-// data topics and the detector outputs (a fresh slice every call).
+// data topics, the detector outputs and the incident stage's (a fresh
+// slice every call).
 func DefaultTopics() []string {
-	return append(append([]string(nil), records.DataTopics...), records.DetectionTopics...)
+	out := append(append([]string(nil), records.DataTopics...), records.DetectionTopics...)
+	return append(out, records.IncidentTopics...)
 }
 
 // DeadLetterSink takes records the writer cannot decode.
@@ -168,6 +170,12 @@ func (w *Writer) newBatch(seen *seriesCache) *batch {
 			b.encoders[t] = &anomaliesEncoder{}
 		case records.TopicAlerts:
 			b.encoders[t] = &alertsEncoder{}
+		case records.TopicEvents:
+			b.encoders[t] = &eventsEncoder{}
+		case records.TopicIncidents:
+			b.encoders[t] = &incidentsEncoder{}
+		case records.TopicIncidentEvents:
+			b.encoders[t] = &timelineEncoder{}
 		}
 	}
 	return b
