@@ -38,6 +38,7 @@ Benchmarks:
   nab      score the service's anomaly detector on the Numenta Anomaly Benchmark (docs/nab.md)
   predict  lead time of predictive alerts on generated trends and false alerts on series that never breach
   alert-latency  time from a remote_write with an anomalous point to the alert in Alertmanager
+  loghub   log template mining accuracy (grouping, parsing, template F1) on Loghub-2k (docs/log-patterns.md)
 
 Run 'firebreak bench <benchmark> --help' for its flags.`
 
@@ -57,11 +58,13 @@ func cmdBench(ctx context.Context, args []string) error {
 		return cmdBenchPredict(ctx, args[1:])
 	case "alert-latency":
 		return cmdBenchAlertLatency(ctx, args[1:])
+	case "loghub":
+		return cmdBenchLoghub(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(benchUsage)
 		return nil
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab, predict, alert-latency)", args[0])
+		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab, predict, alert-latency, loghub)", args[0])
 	}
 }
 
