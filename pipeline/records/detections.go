@@ -36,6 +36,12 @@ const (
 	KindAnomaly    = "anomaly"    // a value the baseline did not expect
 	KindSilence    = "silence"    // a series stopped arriving at its learned cadence
 	KindPredictive = "predictive" // a forecast crosses a rule's threshold within its horizon
+	// KindLogPattern: a new log template in a service, a template's rate
+	// leaving its baseline, or an error/warn surge.
+	KindLogPattern = "log_pattern"
+	// KindComplaintSurge: support messages of a service and channel
+	// arriving far above their baseline, or turning negative.
+	KindComplaintSurge = "complaint_surge"
 )
 
 // Anomaly states: an event is either part of an open problem or the end of
@@ -107,7 +113,7 @@ func DecodeAnomaly(rec []byte) (*Anomaly, error) {
 		return nil, fmt.Errorf("%w: anomaly version %d not supported (this build reads %d)", ErrMalformed, a.Version, anomalyVersion)
 	}
 	switch a.Kind {
-	case KindAnomaly, KindSilence, KindPredictive:
+	case KindAnomaly, KindSilence, KindPredictive, KindLogPattern, KindComplaintSurge:
 	default:
 		return nil, fmt.Errorf("%w: anomaly kind %q unknown", ErrMalformed, a.Kind)
 	}
