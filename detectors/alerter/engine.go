@@ -17,6 +17,10 @@ const (
 	NameAnomaly    = "FirebreakAnomaly"
 	NameSilence    = "FirebreakSilence"
 	NamePredictive = "FirebreakPredictive" // a predictive event without a rule name
+	// NameLogPattern: a new or surging log template, or an error surge.
+	NameLogPattern = "FirebreakLogPattern"
+	// NameComplaintSurge: customers complaining far above the baseline.
+	NameComplaintSurge = "FirebreakComplaintSurge"
 )
 
 // Severities.
@@ -287,7 +291,7 @@ func (e *Engine) severity(a *records.Anomaly) string {
 			return SeverityCritical
 		}
 		return SeverityWarning
-	case records.KindPredictive:
+	case records.KindPredictive, records.KindLogPattern, records.KindComplaintSurge:
 		if a.Severity != "" {
 			return a.Severity
 		}
@@ -385,7 +389,9 @@ func (e *Engine) Tick(now time.Time) []records.AlertEvent {
 	var out []records.AlertEvent
 	for _, fp := range slices.Sorted(maps.Keys(e.alerts)) {
 		al := e.alerts[fp]
-		if al.ev.Kind == records.KindAnomaly && now.Sub(al.lastOpen) >= e.cfg.ResolveAfter {
+		// Problems that end when their events stop (no resolved event is
+		// promised): anomalies, log patterns and complaint surges.
+		if al.ev.Kind != records.KindSilence && al.ev.Kind != records.KindPredictive && now.Sub(al.lastOpen) >= e.cfg.ResolveAfter {
 			out = append(out, e.resolve(al, now.UnixMilli(), now)...)
 		}
 	}
@@ -436,6 +442,10 @@ func alertName(a *records.Anomaly) string {
 		return NamePredictive
 	case records.KindSilence:
 		return NameSilence
+	case records.KindLogPattern:
+		return NameLogPattern
+	case records.KindComplaintSurge:
+		return NameComplaintSurge
 	}
 	return NameAnomaly
 }

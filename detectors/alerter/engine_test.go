@@ -580,3 +580,21 @@ func TestNotificationsIdentity(t *testing.T) {
 		}
 	}
 }
+
+// Log-pattern and complaint-surge events page at once, with their own
+// alertname and severity, and end when their events stop.
+func TestLogPatternAndComplaintSurgeKinds(t *testing.T) {
+	e := NewEngine(Config{})
+	now := time.Now()
+	for _, c := range []struct{ kind, name string }{{records.KindLogPattern, NameLogPattern}, {records.KindComplaintSurge, NameComplaintSurge}} {
+		a := &records.Anomaly{Version: 1, Kind: c.kind, State: records.StateOpen, SeriesID: 7, Metric: "m", Service: "payment",
+			TimeMs: now.UnixMilli(), Score: 0.8, Severity: "critical"}
+		evs := e.Observe(a, now)
+		if len(evs) != 1 || evs[0].Name != c.name || evs[0].Severity != "critical" || evs[0].Labels["kind"] != c.kind {
+			t.Fatalf("%s: %+v", c.kind, evs)
+		}
+	}
+	if evs := e.Tick(now.Add(11 * time.Minute)); len(evs) != 2 || evs[0].State != records.AlertResolved {
+		t.Fatalf("not resolved after ResolveAfter: %+v", evs)
+	}
+}
