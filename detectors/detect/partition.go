@@ -9,6 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/firebreak-aiops/firebreak/detectors/anomaly"
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
@@ -213,7 +214,7 @@ func (p *partition) flush(ctx context.Context) error {
 			return ctx.Err()
 		}
 		p.stage.log.Warn("detector could not publish, retrying", "partition", p.id, "err", err, "attempt", attempt)
-		sleep(ctx, backoff(attempt))
+		bus.Sleep(ctx, bus.Backoff(attempt))
 	}
 	p.stage.metrics.bandsPublished.Add(float64(p.bandBuf.Bands()))
 	p.bandBuf.Reset()

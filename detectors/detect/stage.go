@@ -28,6 +28,7 @@ import (
 
 	"github.com/firebreak-aiops/firebreak/detectors/anomaly"
 	"github.com/firebreak-aiops/firebreak/detectors/forecast"
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
@@ -118,39 +119,7 @@ func New(cfg Config, pub Publisher, reg prometheus.Registerer, log *slog.Logger)
 // Run joins the consumer group and detects on every assigned partition
 // until ctx ends; at the end each partition checkpoints.
 func (s *Stage) Run(ctx context.Context) error {
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                     s.cfg.GroupID,
-		Brokers:                s.cfg.Brokers,
-		Topics:                 []string{records.TopicMetrics},
-		StartOffset:            kafka.FirstOffset,
-		HeartbeatInterval:      2 * time.Second,
-		SessionTimeout:         20 * time.Second,
-		RebalanceTimeout:       20 * time.Second,
-		PartitionWatchInterval: 5 * time.Second,
-		WatchPartitionChanges:  true,
-		Timeout:                10 * time.Second,
-	})
-	if err != nil {
-		return fmt.Errorf("detector consumer group: %w", err)
-	}
-	defer cg.Close()
-	for attempt := 0; ; {
-		gen, err := cg.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
-				return nil
-			}
-			attempt++
-			s.log.Warn("detector group: joining failed, retrying", "err", err, "attempt", attempt)
-			sleep(ctx, backoff(attempt))
-			continue
-		}
-		attempt = 0
-		for _, a := range gen.Assignments[records.TopicMetrics] {
-			id := a.ID
-			gen.Start(func(gctx context.Context) { s.runPartition(gctx, gen, id) })
-		}
-	}
+	return bus.ConsumePartitions(ctx, s.cfg.Brokers, s.cfg.GroupID, records.TopicMetrics, s.log, s.detectPartition)
 }
 
 // Series reports how many series the stage holds now.
@@ -162,17 +131,6 @@ func (s *Stage) Series() int {
 		n += int(p.nSeries.Load())
 	}
 	return n
-}
-
-func (s *Stage) runPartition(ctx context.Context, gen *kafka.Generation, id int) {
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		err := s.detectPartition(ctx, gen, id)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("detector partition failed, restarting it from its checkpoint", "partition", id, "err", err, "attempt", attempt)
-		sleep(ctx, backoff(attempt))
-	}
 }
 
 func (s *Stage) detectPartition(ctx context.Context, gen *kafka.Generation, id int) error {
@@ -258,19 +216,6 @@ func (p *partition) loop(ctx context.Context, r *kafka.Reader, gen *kafka.Genera
 				return err
 			}
 		}
-	}
-}
-
-func backoff(attempt int) time.Duration {
-	return min(100*time.Millisecond<<min(attempt, 7), 10*time.Second)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 

@@ -1,0 +1,82 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// PartitionFunc works on one assigned partition until ctx ends (the
+// partition is revoked or the process stops) and returns nil, or returns
+// an error to be restarted after a backoff. It commits offsets through
+// gen.CommitOffsets when it wants the group to see progress.
+type PartitionFunc func(ctx context.Context, gen *kafka.Generation, partition int) error
+
+// ConsumePartitions joins group on topic and runs fn once per assigned
+// partition, for stages whose state lives per partition (detectors): they
+// restore it on assignment, read with their own reader from their own
+// checkpointed offset, and checkpoint when the partition is revoked. It
+// returns when ctx ends.
+func ConsumePartitions(ctx context.Context, brokers []string, group, topic string, log *slog.Logger, fn PartitionFunc) error {
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                     group,
+		Brokers:                brokers,
+		Topics:                 []string{topic},
+		StartOffset:            kafka.FirstOffset,
+		HeartbeatInterval:      2 * time.Second,
+		SessionTimeout:         20 * time.Second,
+		RebalanceTimeout:       20 * time.Second,
+		PartitionWatchInterval: 5 * time.Second,
+		WatchPartitionChanges:  true,
+		Timeout:                10 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer group %s: %w", group, err)
+	}
+	defer cg.Close()
+	for attempt := 0; ; {
+		gen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			attempt++
+			log.Warn("consumer group: joining failed, retrying", "group", group, "err", err, "attempt", attempt)
+			Sleep(ctx, Backoff(attempt))
+			continue
+		}
+		attempt = 0
+		for _, a := range gen.Assignments[topic] {
+			id := a.ID
+			gen.Start(func(gctx context.Context) {
+				for attempt := 0; gctx.Err() == nil; attempt++ {
+					err := fn(gctx, gen, id)
+					if err == nil || gctx.Err() != nil {
+						return
+					}
+					log.Warn("partition worker failed, restarting it", "group", group, "partition", id, "err", err, "attempt", attempt)
+					Sleep(gctx, Backoff(attempt))
+				}
+			})
+		}
+	}
+}
+
+// Backoff is the wait before retry attempt n: 100 ms doubling, at most 10 s.
+func Backoff(attempt int) time.Duration {
+	return min(100*time.Millisecond<<min(attempt, 7), 10*time.Second)
+}
+
+// Sleep waits d or until ctx ends.
+func Sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
