@@ -39,6 +39,7 @@ Benchmarks:
   predict  lead time of predictive alerts on generated trends and false alerts on series that never breach
   alert-latency  time from a remote_write with an anomalous point to the alert in Alertmanager
   loghub   log template mining accuracy (grouping, parsing, template F1) on Loghub-2k (docs/log-patterns.md)
+  sentiment  accuracy and macro-F1 of the support sentiment model per data set and language (docs/support.md)
 
 Run 'firebreak bench <benchmark> --help' for its flags.`
 
@@ -60,11 +61,13 @@ func cmdBench(ctx context.Context, args []string) error {
 		return cmdBenchAlertLatency(ctx, args[1:])
 	case "loghub":
 		return cmdBenchLoghub(ctx, args[1:])
+	case "sentiment":
+		return cmdBenchSentiment(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Println(benchUsage)
 		return nil
 	default:
-		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab, predict, alert-latency, loghub)", args[0])
+		return fmt.Errorf("bench: unknown benchmark %q (available: ingest, logs, nab, predict, alert-latency, loghub, sentiment)", args[0])
 	}
 }
 

@@ -26,7 +26,8 @@ Commands:
            or an external Kafka (--kafka-brokers) and ClickHouse server (--clickhouse-dsn)
   demo     like run, plus a built-in workload of a small online shop sent through remote_write
   broker   run the embedded Kafka-protocol broker alone, for several processes to share
-  bench    benchmarks: ingest (remote_write load), nab (anomaly detection quality)
+  bench    benchmarks: ingest, logs, nab, predict, alert-latency, loghub, sentiment ('firebreak bench help')
+  train    train a model: 'firebreak train sentiment --data DIR --out FILE' 
   setup    fetch and verify the embedded ClickHouse engine (chDB) into the cache
   version  print the version
 
@@ -52,6 +53,8 @@ func main() {
 		err = cmdSetup(ctx, args)
 	case "bench":
 		err = cmdBench(ctx, args)
+	case "train":
+		err = cmdTrain(ctx, args)
 	case "version", "--version":
 		fmt.Println("firebreak", version)
 	case "help", "-h", "--help":
@@ -67,6 +70,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "firebreak:", err)
 		os.Exit(1)
 	}
+}
+
+func cmdTrain(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "sentiment" {
+		return errors.New("train: name the model: firebreak train sentiment --data ../shared/datasets/sentiment --out FILE")
+	}
+	return cmdTrainSentiment(ctx, args[1:])
 }
 
 func newLogger(level string) (*slog.Logger, error) {

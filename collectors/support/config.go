@@ -60,7 +60,9 @@ type Config struct {
 	// beyond). Default 1 hour.
 	MaxFutureSkew time.Duration
 
-	// Scorer scores sentiment. Default sentiment.NewBaseline().
+	// Scorer scores sentiment. Default sentiment.Default(): the trained
+	// zh/en model embedded in the binary (sentiment.NewBaseline(), the
+	// lexicon scorer, stays available for comparison or as a fallback).
 	Scorer sentiment.Scorer
 	// Registerer, when set, receives the collector's own metrics
 	// (firebreak_collector_support_*); the shared ingest metrics are
@@ -98,7 +100,7 @@ func (c Config) withDefaults() Config {
 		c.MaxFutureSkew = time.Hour
 	}
 	if c.Scorer == nil {
-		c.Scorer = sentiment.NewBaseline()
+		c.Scorer = sentiment.Default()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

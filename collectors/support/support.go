@@ -5,8 +5,9 @@
 //  1. personal data is redacted (package redact) from the text, the
 //     customer, the region and the id, before anything else sees them;
 //  2. the language is taken from the sender or detected (package language);
-//  3. sentiment is scored by a sentiment.Scorer (the baseline lexicon scorer
-//     by default; a trained model replaces it through Config.Scorer);
+//  3. sentiment is scored by a sentiment.Scorer (the trained zh/en model
+//     embedded in the binary by default; Config.Scorer replaces it, e.g.
+//     with the lexicon baseline or a model retrained on your own messages);
 //  4. complaint categories and, when the sender named none, the service are
 //     found by keyword lists (package keywords), configurable per deployment.
 //

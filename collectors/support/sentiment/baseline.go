@@ -102,6 +102,14 @@ type scratch struct {
 
 // Score implements Scorer.
 func (bl *Baseline) Score(text, lang string) Result {
+	s := squash(bl.valence(text))
+	return Result{Score: s, Label: LabelFor(s, bl.band)}
+}
+
+// valence is the sum of the term valences after the rules: 0 when the
+// lexicons find no sentiment in text. The trained model reads it as one
+// feature.
+func (bl *Baseline) valence(text string) float64 {
 	sc, _ := bl.pool.Get().(*scratch)
 	if sc == nil {
 		sc = &scratch{}
@@ -113,9 +121,11 @@ func (bl *Baseline) Score(text, lang string) Result {
 	if raw != 0 && excl > 0 {
 		raw *= 1 + 0.1*float64(min(excl, 3))
 	}
-	s := raw / math.Sqrt(raw*raw+4)
-	return Result{Score: s, Label: LabelFor(s, bl.band)}
+	return raw
 }
+
+// squash maps a valence to (-1, 1): v/sqrt(v²+4).
+func squash(v float64) float64 { return v / math.Sqrt(v*v+4) }
 
 // tokenize splits text into tokens and returns the number of exclamation
 // marks.

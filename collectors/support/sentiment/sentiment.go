@@ -1,9 +1,11 @@
 // Package sentiment scores customer messages from -1 (angry) to 1 (happy).
 //
-// The collector depends only on Scorer. This package ships Baseline, a
-// lexicon scorer with negation, intensifiers and contrast for English and
-// Chinese; a trained model (issue 5) replaces it by implementing the same
-// interface, and is handed to the collector in its Config.
+// The collector depends only on Scorer. This package ships two: Model, a
+// logistic regression over hashed zh/en n-grams trained by Train and
+// embedded in the binary (model/README.md: data, licenses, retraining),
+// which is the collector's default (Default); and Baseline, a lexicon
+// scorer with negation, intensifiers and contrast, kept for comparison and
+// as a fallback. Evaluate reports a model on labelled rows it never saw.
 package sentiment
 
 import "math"
