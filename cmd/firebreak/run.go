@@ -35,6 +35,7 @@ import (
 	"github.com/firebreak-aiops/firebreak/detectors/detect"
 	"github.com/firebreak-aiops/firebreak/detectors/forecast"
 	"github.com/firebreak-aiops/firebreak/detectors/incidents"
+	"github.com/firebreak-aiops/firebreak/detectors/surge"
 	"github.com/firebreak-aiops/firebreak/detectors/topology"
 	"github.com/firebreak-aiops/firebreak/pipeline/broker"
 	"github.com/firebreak-aiops/firebreak/pipeline/bus"
@@ -225,6 +226,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	var detector *detect.Stage
 	var alerts *alerter.Alerter
 	var correlate *correlator.Correlator
+	var complaints *surge.Stage
 	if cfg.detect {
 		rules, err := loadRules(cfg.rulesFile, demo)
 		if err != nil {
@@ -243,6 +245,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		}
 		correlate = correlator.New(correlator.Config{Brokers: brokers, Incidents: incidents.Config{Graph: graph}},
 			producer, reg, log)
+		complaints = surge.NewStage(surge.StageConfig{Brokers: brokers}, producer, reg, log)
 	}
 
 	pub := &ingest.Publisher{Sink: producer, Partitions: parts.get}
@@ -333,6 +336,13 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			defer wg.Done()
 			if err := correlate.Run(stageCtx); err != nil {
 				errc <- fmt.Errorf("correlator: %w", err)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := complaints.Run(stageCtx); err != nil {
+				errc <- fmt.Errorf("complaint-surge detector: %w", err)
 			}
 		}()
 	}
