@@ -345,6 +345,19 @@ func signalOfAnomaly(a *records.Anomaly) incidents.Signal {
 		if a.PredictedBreachMs != 0 {
 			s.Detail = "expected at " + time.UnixMilli(a.PredictedBreachMs).UTC().Format(time.RFC3339)
 		}
+	case records.KindComplaintSurge:
+		s.Kind = incidents.SignalComplaintSurge
+		s.Key = a.Labels["channel"]
+		s.Title = fmt.Sprintf("Complaint surge on %s: %.0f negative messages a minute (usually %.1f)", a.Labels["channel"], a.Value, a.Expected)
+		s.Detail = a.Labels["sample_1"]
+		if !s.Open {
+			s.Title = "Complaints back to normal on " + a.Labels["channel"]
+		}
+	case records.KindLogPattern:
+		s.Kind = incidents.SignalLogPattern
+		s.Key = a.Rule
+		s.Title = "Log pattern: " + firstNonEmpty(a.Labels["template"], a.Rule)
+		s.Detail = a.Labels["sample"]
 	default:
 		s.Kind = incidents.SignalAnomaly
 		// A single moderately surprising point is evidence, not an
@@ -407,4 +420,13 @@ func (c *Correlator) publish(ctx context.Context, incs []incidents.Incident, evs
 	c.published.WithLabelValues(records.TopicIncidentEvents).Add(float64(len(evs)))
 	c.open.Set(float64(len(c.engine.Active())))
 	return nil
+}
+
+func firstNonEmpty(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }
