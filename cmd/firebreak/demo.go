@@ -22,6 +22,10 @@ func runDemo(ctx context.Context, cfg runConfig, addr string, log *slog.Logger) 
 	// (demo_rules.yml) should page minutes before it is full.
 	incidentAt := start.Add(4 * time.Minute)
 	shop.FillDisk("inventory-a", incidentAt, 0.065)
+	// The second: payment errors climb from six minutes in, payment logs a
+	// new error, and two minutes later customers complain (zh and en).
+	outageAt := start.Add(6 * time.Minute)
+	shop.PaymentOutage(outageAt)
 	sender := workload.NewSender(base + "/api/v1/write")
 	supportSender := workload.NewSender(base + "/api/v1/support")
 	logSender := workload.NewSender(base + "/api/v1/logs")
@@ -38,16 +42,21 @@ Open:
   %s/api/v1/series?match[]={service="checkout"}
   %s/api/v1/sql?query=%s
 
-Scripted incident: at %s inventory-a's disk starts filling (full about ten
-minutes later). Watch the predictive alert (DiskWillFill) come before it is full:
+Scripted incidents:
+  at %s inventory-a's disk starts filling (full about ten minutes later): the
+    predictive alert DiskWillFill comes well before it is full;
+  at %s payment errors climb, payment logs a new error, and two minutes later
+    customers complain in Chinese and English: one incident, payment first.
+Watch them:
   %s/api/v1/sql?query=%s
+  %s/api/v1/incidents
 
 Stop with Ctrl-C (data stays in %s).
 
 `, workload.Services(), cfg.demoFactor, shop.SeriesCount(), cfg.demoRate, cfg.demoDay,
-		base, base, base, base, q, incidentAt.Format(time.TimeOnly), base,
-		url.QueryEscape("SELECT time, kind, state, service, labels['instance'] AS instance, rule, predicted_breach_at, round(value, 3) AS value FROM anomalies FINAL WHERE kind != 'anomaly' ORDER BY time"),
-		cfg.dataDir)
+		base, base, base, base, q, incidentAt.Format(time.TimeOnly), outageAt.Format(time.TimeOnly), base,
+		url.QueryEscape("SELECT time, kind, state, service, labels['instance'] AS instance, rule, predicted_breach_at, round(value, 3) AS value FROM anomalies FINAL WHERE kind != 'anomaly' OR score >= 0.9 ORDER BY time"),
+		base, cfg.dataDir)
 
 	t := time.NewTicker(cfg.demoRate)
 	defer t.Stop()

@@ -245,7 +245,11 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		}
 		correlate = correlator.New(correlator.Config{Brokers: brokers, Incidents: incidents.Config{Graph: graph}},
 			producer, reg, log)
-		complaints = surge.NewStage(surge.StageConfig{Brokers: brokers}, producer, reg, log)
+		surgeCfg := surge.Config{}
+		if demo {
+			surgeCfg.WarmupMinutes = 3 // the demo's day is minutes long
+		}
+		complaints = surge.NewStage(surge.StageConfig{Brokers: brokers, Engine: surgeCfg}, producer, reg, log)
 	}
 
 	pub := &ingest.Publisher{Sink: producer, Partitions: parts.get}

@@ -23,6 +23,21 @@ type Shop struct {
 	rng       *rand.Rand
 	disk      map[string]float64
 	fill      diskFill
+	outage    time.Time // payment outage from (zero: none)
+}
+
+// PaymentOutage scripts an incident: from `from` on, payment's error ratio
+// and latency climb, payment logs a new error ("payment gateway timeout"),
+// and two minutes later customers complain, in Chinese and English, about
+// failed payments (SupportBody).
+func (s *Shop) PaymentOutage(from time.Time) { s.outage = from }
+
+// outageAt reports how far into the payment outage now is (false: none).
+func (s *Shop) outageAt(now time.Time) (time.Duration, bool) {
+	if s.outage.IsZero() || now.Before(s.outage) {
+		return 0, false
+	}
+	return now.Sub(s.outage), true
 }
 
 // diskFill is a scripted incident: one instance's disk filling fast.
@@ -92,6 +107,12 @@ func (s *Shop) Sample(now time.Time) *prompb.WriteRequest {
 			rps := math.Max(0, svc.peakRPS/float64(s.Instances)*load*noise(0.05))
 			latency := svc.baseLatency * (1 + 0.8*load*load) * noise(0.08)
 			errs := math.Max(0, svc.errRatio*noise(0.3))
+			if d, ok := s.outageAt(now); ok && svc.name == "payment" {
+				// Errors climb to ~25× within two minutes; latency doubles.
+				f := math.Min(1, d.Minutes()/2)
+				errs *= 1 + 24*f
+				latency *= 1 + f
+			}
 			cpu := math.Min(1, 0.08+0.7*load*noise(0.05))
 			mem := 512e6 * (1 + 0.3*load) * noise(0.01)
 			key := inst

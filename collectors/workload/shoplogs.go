@@ -49,7 +49,13 @@ func (s *Shop) LogsBody(now time.Time, n int, errRatio float64) []byte {
 			Severity:   "info",
 			Attributes: map[string]string{"instance": inst, "region": s.Region},
 		}
+		_, outage := s.outageAt(now)
 		switch r := s.rng.Float64(); {
+		case outage && svc == "payment" && r < 0.3:
+			// A message payment never logged before: a new template.
+			line.Severity = "error"
+			line.Message = fmt.Sprintf("payment gateway timeout after %dms for order %d (provider %s)",
+				3000+s.rng.IntN(2000), s.rng.IntN(1_000_000), pick(s.rng, "adyen", "stripe"))
 		case r < errRatio:
 			line.Severity = "error"
 			line.Message = fmt.Sprintf("request %d failed: %s", s.rng.IntN(1_000_000), pick(s.rng, "connection reset by peer", "context deadline exceeded", "upstream returned 503"))
@@ -87,10 +93,34 @@ var questions = []struct{ text, lang string }{
 	{"这款外套还会补货吗？", "zh"},
 }
 
-// SupportBody returns a JSON array of n support messages at time now.
+// complaints arrive two minutes into a payment outage.
+var complaints = []struct{ text, lang string }{
+	{"Payment failed three times and my card was still charged. This is terrible!", "en"},
+	{"I can't pay for my order, the payment keeps failing. Very frustrating.", "en"},
+	{"Your checkout is broken, payment error again and again, refund me now!", "en"},
+	{"付款一直失败，钱扣了订单却没成功，太糟糕了！", "zh"},
+	{"支付失败好几次了，到底怎么回事？非常不满意。", "zh"},
+	{"付款失败，卡被扣款了，请马上退款！", "zh"},
+}
+
+// SupportBody returns a JSON array of n support messages at time now, plus
+// complaints about failed payments during a payment outage.
 func (s *Shop) SupportBody(now time.Time, n int) []byte {
 	msgs := make([]supportMessage, n)
+	if d, ok := s.outageAt(now); ok && d >= 2*time.Minute {
+		for i := 0; i < 4; i++ {
+			c := complaints[s.rng.IntN(len(complaints))]
+			msgs = append(msgs, supportMessage{Text: c.text, Language: c.lang})
+		}
+	}
 	for i := range msgs {
+		if msgs[i].Text != "" { // a complaint: fill in the rest
+			msgs[i].ID = fmt.Sprintf("demo-%d-%d", now.UnixNano(), i)
+			msgs[i].Time = now.UTC().Format(time.RFC3339Nano)
+			msgs[i].Channel = "chat"
+			msgs[i].Customer = fmt.Sprintf("c-%d", s.rng.IntN(50000))
+			continue
+		}
 		q := questions[s.rng.IntN(len(questions))]
 		msgs[i] = supportMessage{
 			ID:       fmt.Sprintf("demo-%d-%d", now.UnixNano(), i),

@@ -16,7 +16,10 @@ import (
 
 // Config tunes every key the same way.
 type Config struct {
-	// WarmupMinutes of a key's history before it can surge. Default 30.
+	// WarmupMinutes the engine must have watched its partition before
+	// anything can surge. A service and channel new after that starts from
+	// a zero baseline: a burst of complaints on a channel that was quiet
+	// is a surge. Default 30.
 	WarmupMinutes int
 	// Alpha is the baseline's learning rate per minute. Default 0.05
 	// (about 20 minutes of memory, so a slow rise is absorbed).
@@ -61,7 +64,6 @@ type KeyState struct {
 	// Baselines per minute.
 	MeanCount    float64 `json:"mean_count"`
 	MeanNegative float64 `json:"mean_negative"`
-	Minutes      int     `json:"minutes"` // minutes learned
 	Open         bool    `json:"open"`
 	NormalRun    int     `json:"normal_run"`
 }
@@ -70,8 +72,10 @@ type KeyState struct {
 type Engine struct {
 	cfg  Config
 	Keys map[string]*KeyState `json:"keys"`
-	// NewestMs is the newest message time (the replay guard: older
-	// messages after a restart were counted before).
+	// FirstMs and NewestMs bound what the engine has watched (event time;
+	// the stage sets FirstMs to its start when live, so a quiet partition
+	// warms up too).
+	FirstMs  int64 `json:"first_ms"`
 	NewestMs int64 `json:"newest_ms"`
 }
 
@@ -87,6 +91,9 @@ func (e *Engine) SetConfig(cfg Config) { e.cfg = cfg.withDefaults() }
 // it closes.
 func (e *Engine) Observe(m *records.SupportMessage) []records.Anomaly {
 	e.NewestMs = max(e.NewestMs, m.TimeMs)
+	if e.FirstMs == 0 || m.TimeMs < e.FirstMs {
+		e.FirstMs = m.TimeMs
+	}
 	svc := m.Service
 	if svc == "" {
 		svc = "unattributed"
@@ -145,7 +152,8 @@ func (e *Engine) close(k *KeyState) *records.Anomaly {
 	c := e.cfg
 	var ev *records.Anomaly
 	threshold := k.MeanNegative + c.Z*math.Sqrt(k.MeanNegative+0.25)
-	surging := k.Minutes >= c.WarmupMinutes && k.Negative >= c.MinNegative && float64(k.Negative) > threshold
+	warm := (k.Minute+1)*60_000-e.FirstMs >= int64(c.WarmupMinutes)*60_000
+	surging := warm && k.Negative >= c.MinNegative && float64(k.Negative) > threshold
 	switch {
 	case surging:
 		k.NormalRun = 0
@@ -164,7 +172,6 @@ func (e *Engine) close(k *KeyState) *records.Anomaly {
 		k.MeanCount += c.Alpha * (float64(k.Count) - k.MeanCount)
 		k.MeanNegative += c.Alpha * (float64(k.Negative) - k.MeanNegative)
 	}
-	k.Minutes++
 	return ev
 }
 

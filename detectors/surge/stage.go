@@ -83,6 +83,9 @@ func (s *Stage) partition(ctx context.Context, gen *kafka.Generation, id int) er
 		return err
 	}
 	cp.Engine.SetConfig(s.cfg.Engine)
+	if cp.Engine.FirstMs == 0 {
+		cp.Engine.FirstMs = time.Now().UnixMilli() // watching from now on
+	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Brokers, Topic: records.TopicSupport, Partition: id,
 		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond})
 	defer r.Close()
