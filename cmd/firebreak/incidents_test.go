@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/firebreak-aiops/firebreak/collectors/workload"
+	"github.com/firebreak-aiops/firebreak/internal/testkit"
 )
 
 // A cascade through the real pipeline: payment-db latency, then payment
@@ -115,8 +117,47 @@ func TestIncidentFromCascade(t *testing.T) {
 	if !strings.Contains(html, "<svg") || !strings.Contains(html, "<polygon") || strings.Contains(html, "http-equiv") || strings.Contains(html, "<script") {
 		t.Errorf("html report: no inline chart, or not self-contained:\n%.2000s", html)
 	}
+	renderInChromium(t, html)
 	get(t, p.base+"/api/v1/incidents/inc-19700101-0000-00000000", 404)
 	get(t, p.base+"/api/v1/incidents/x'%20OR%201=1", 400)
+}
+
+// renderInChromium opens the HTML report in Debian's headless Chromium,
+// requires it to render without console errors, and keeps a screenshot
+// (in $FIREBREAK_ARTIFACTS_DIR when set).
+func renderInChromium(t *testing.T, html string) {
+	t.Helper()
+	bin := testkit.Tool(t, "chromium", "chromium")
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(page, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shots := os.Getenv("FIREBREAK_ARTIFACTS_DIR")
+	if shots == "" {
+		shots = dir
+	}
+	os.MkdirAll(shots, 0o755)
+	shot := filepath.Join(shots, "incident-report.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1100,1800", "--enable-logging=stderr", "--v=0",
+		"--screenshot="+shot, "file://"+page)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "CONSOLE") && (strings.Contains(line, "Uncaught") || strings.Contains(line, "rror")) {
+			t.Errorf("console error while rendering the report: %s", line)
+		}
+	}
+	st, err := os.Stat(shot)
+	if err != nil || st.Size() < 10_000 {
+		t.Fatalf("no screenshot of the report (%v, %d bytes):\n%s", err, st.Size(), out)
+	}
+	t.Logf("report rendered by Chromium; screenshot %s (%d bytes)", shot, st.Size())
 }
 
 func postJSON(t *testing.T, url, body string, want int) {
