@@ -22,9 +22,10 @@ func runDemo(ctx context.Context, cfg runConfig, addr string, log *slog.Logger) 
 	// (demo_rules.yml) should page minutes before it is full.
 	incidentAt := start.Add(4 * time.Minute)
 	shop.FillDisk("inventory-a", incidentAt, 0.065)
-	// The second: payment errors climb from six minutes in, payment logs a
-	// new error, and two minutes later customers complain (zh and en).
-	outageAt := start.Add(6 * time.Minute)
+	// The second: payment errors climb from seven minutes in (after the
+	// baselines' learning period), payment logs a new error, and two
+	// minutes later customers complain (zh and en).
+	outageAt := start.Add(7 * time.Minute)
 	shop.PaymentOutage(outageAt)
 	sender := workload.NewSender(base + "/api/v1/write")
 	supportSender := workload.NewSender(base + "/api/v1/support")

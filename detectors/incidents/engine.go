@@ -57,8 +57,8 @@ type Config struct {
 	// JoinWindow: a signal joins an incident whose newest signal is at
 	// most this old. Default 10m.
 	JoinWindow time.Duration
-	// MaxDistance: graph hops between the signal's service and one of the
-	// incident's. Default 2.
+	// MaxDistance: hops along a call path between the signal's service
+	// and one of the incident's. Default 2.
 	MaxDistance int
 	// MitigatedAfter: no open signal for this long → mitigated. Default 10m.
 	MitigatedAfter time.Duration
@@ -143,6 +143,7 @@ type incident struct {
 	changes  map[string]int64   // service → newest change before/during
 	userHit  bool
 	surge    bool
+	anchor   string // the service of the first signal
 }
 
 // Engine groups signals into incidents.
@@ -260,7 +261,10 @@ func (e *Engine) find(s Signal) *incident {
 		if s.TimeMs-in.LastMs > e.cfg.JoinWindow.Milliseconds() || in.OpenedMs-s.TimeMs > e.cfg.JoinWindow.Milliseconds() {
 			continue
 		}
-		d := e.distance(s.Service, in.Services)
+		// Related to where the incident started, along a call path: a
+		// service that only neighbours one of its symptoms (inventory, also
+		// called by a failing checkout) is a problem of its own.
+		d := e.distance(s.Service, []string{in.anchor})
 		if d >= 0 && d <= e.cfg.MaxDistance && d < bestDist {
 			best, bestDist = in, d
 		}
@@ -276,7 +280,9 @@ func (e *Engine) distance(service string, services []string) int {
 		case o == service:
 			d = 0
 		case e.cfg.Graph != nil:
-			d = e.cfg.Graph.Distance(service, o)
+			// Along call paths only: services that merely share a caller
+			// are two problems, not one.
+			d = e.cfg.Graph.CallDistance(service, o)
 		}
 		if d >= 0 && (best < 0 || d < best) {
 			best = d
@@ -291,6 +297,7 @@ func (e *Engine) open(s Signal) *incident {
 	in := &incident{
 		Incident: Incident{ID: fmt.Sprintf("inc-%s-%08x", time.UnixMilli(s.TimeMs).UTC().Format("20060102-1504"), h.Sum64()&0xffffffff),
 			State: StateOpen, OpenedMs: s.TimeMs, LastMs: s.TimeMs},
+		anchor: s.Service,
 		onsets: map[string]int64{}, strength: map[string]float64{}, keys: map[string]bool{},
 		open: map[string]bool{}, changes: map[string]int64{},
 	}

@@ -50,10 +50,13 @@ func TestCascadeIsOneIncidentWithTheRightRootCause(t *testing.T) {
 	obs(Signal{Kind: SignalAnomaly, Open: true, Service: "checkout", Key: "s3", TimeMs: min(4), Score: 0.99, Title: "checkout failures"})
 	obs(Signal{Kind: SignalComplaintSurge, Open: true, Service: "checkout", Key: "c1", TimeMs: min(9), Score: 0.9, Title: "complaints about failed payments"})
 	obs(Signal{Kind: SignalAnomaly, Open: true, Service: "delivery", Key: "s9", TimeMs: min(5), Score: 0.7, Title: "unrelated"})
+	// inventory shares checkout as a caller with payment, nothing more:
+	// its problem is another incident.
+	obs(Signal{Kind: SignalPredictive, Open: true, Service: "inventory", Key: "disk", TimeMs: min(6), Score: 1, Title: "disk will fill"})
 
 	act := e.Active()
-	if len(act) != 2 {
-		t.Fatalf("%d incidents, want the cascade and the unrelated one: %+v", len(act), act)
+	if len(act) != 3 {
+		t.Fatalf("%d incidents, want the cascade, the unrelated one and the disk: %+v", len(act), act)
 	}
 	in := act[0]
 	if in.Severity != "P1" || strings.Join(in.Services, ",") != "checkout,payment,payment-db" {

@@ -169,6 +169,27 @@ func (g *Graph) Distance(a, b string) int {
 	return dist[ib]
 }
 
+// CallDistance is the number of dependency edges on the shortest call
+// path between a and b in either direction (a calls … b, or b calls … a);
+// -1 when neither reaches the other, 0 for the same service. Unlike
+// Distance, two services that only share a caller are unrelated: a
+// problem in each is two problems.
+func (g *Graph) CallDistance(a, b string) int {
+	ia, okA := g.index[a]
+	ib, okB := g.index[b]
+	if !okA || !okB {
+		return -1
+	}
+	d1, d2 := g.bfs(ia, false)[ib], g.bfs(ib, false)[ia]
+	switch {
+	case d1 < 0:
+		return d2
+	case d2 < 0:
+		return d1
+	}
+	return min(d1, d2)
+}
+
 // Upstream reports whether b is (transitively) a dependency of a: trouble
 // in b can explain a symptom in a.
 func (g *Graph) Upstream(a, b string) bool {

@@ -39,6 +39,9 @@ func TestShopGraph(t *testing.T) {
 			t.Errorf("distance %s–%s = %d, want %d", c.a, c.b, got, c.d)
 		}
 	}
+	if g.CallDistance("payment", "inventory") != -1 || g.CallDistance("payment-db", "checkout") != 2 || g.CallDistance("checkout", "payment-db") != 2 {
+		t.Fatal("call distance: siblings must be unrelated, call paths count either way")
+	}
 	if !g.Upstream("gateway", "payment-db") || g.Upstream("payment-db", "gateway") || g.Upstream("delivery", "inventory") {
 		t.Fatal("upstream")
 	}
