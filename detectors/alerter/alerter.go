@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/firebreak-aiops/firebreak/detectors/alerter/alertmanager"
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
@@ -246,43 +247,17 @@ loop:
 
 // restore replays firebreak.alerts into the engine (see Engine.Restore).
 func (a *Alerter) restore(ctx context.Context) error {
-	client := &kafka.Client{Addr: kafka.TCP(a.brokers...), Timeout: 10 * time.Second}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		records.TopicAlerts: {kafka.FirstOffsetOf(0), kafka.LastOffsetOf(0)},
-	}})
-	if err != nil {
-		return fmt.Errorf("alerter: list %s offsets: %w", records.TopicAlerts, err)
-	}
-	var first, last int64
-	for _, po := range resp.Topics[records.TopicAlerts] {
-		if po.Error != nil {
-			return fmt.Errorf("alerter: list %s offsets: %w", records.TopicAlerts, po.Error)
-		}
-		first, last = po.FirstOffset, po.LastOffset
-	}
-	if last <= first {
-		return nil
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: a.brokers, Topic: records.TopicAlerts, Partition: 0,
-		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(first); err != nil {
-		return err
-	}
 	now := a.now()
 	n := 0
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return fmt.Errorf("alerter: read %s: %w", records.TopicAlerts, err)
-		}
+	err := bus.ReadToEnd(ctx, a.brokers, records.TopicAlerts, 0, func(m kafka.Message) error {
 		if ev, err := records.DecodeAlertEvent(m.Value); err == nil {
 			a.engine.Restore(*ev, now)
 			n++
 		}
-		if m.Offset >= last-1 {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("alerter: take over %s: %w", records.TopicAlerts, err)
 	}
 	a.updateMetrics()
 	a.log.Info("alerter took over the recorded alert state", "transitions", n,

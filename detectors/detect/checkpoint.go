@@ -11,6 +11,7 @@ import (
 
 	"github.com/firebreak-aiops/firebreak/detectors/anomaly"
 	"github.com/firebreak-aiops/firebreak/detectors/forecast"
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
@@ -201,40 +202,9 @@ func (p *partition) checkpoint(ctx context.Context, gen *kafka.Generation) error
 // state topic partition to its end, and returns the offset to resume the
 // metrics partition from (-1: none, start at the beginning).
 func (p *partition) restore(ctx context.Context) (int64, error) {
-	brokers := p.stage.cfg.Brokers
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		records.TopicDetectorState: {kafka.FirstOffsetOf(p.id), kafka.LastOffsetOf(p.id)},
-	}})
-	if err != nil {
-		return -1, fmt.Errorf("list checkpoint offsets: %w", err)
-	}
-	var first, last int64 = -1, -1
-	for _, po := range resp.Topics[records.TopicDetectorState] {
-		if po.Partition != p.id {
-			continue
-		}
-		if po.Error != nil {
-			return -1, fmt.Errorf("list checkpoint offsets: %w", po.Error)
-		}
-		first, last = po.FirstOffset, po.LastOffset
-	}
-	if last <= first || last <= 0 {
-		return -1, nil // no checkpoint yet
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: records.TopicDetectorState,
-		Partition: p.id, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(first); err != nil {
-		return -1, err
-	}
 	latest := map[uint64][]byte{}
 	offset := int64(-1)
-	for {
-		msg, err := r.FetchMessage(ctx)
-		if err != nil {
-			return -1, fmt.Errorf("read checkpoint: %w", err)
-		}
+	err := bus.ReadToEnd(ctx, p.stage.cfg.Brokers, records.TopicDetectorState, p.id, func(msg kafka.Message) error {
 		switch {
 		case string(msg.Key) == string(offsetKey) && len(msg.Value) == 8:
 			offset = int64(binary.BigEndian.Uint64(msg.Value))
@@ -246,9 +216,10 @@ func (p *partition) restore(ctx context.Context) (int64, error) {
 				latest[id] = msg.Value
 			}
 		}
-		if msg.Offset >= last-1 {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return -1, fmt.Errorf("read checkpoint: %w", err)
 	}
 	for _, v := range latest {
 		s, err := p.decodeSeries(v)

@@ -182,39 +182,15 @@ func (s *Stage) save(ctx context.Context, gen *kafka.Generation, id int, cp *che
 // restore finds the partition's newest state record.
 func (s *Stage) restore(ctx context.Context, id int) (*checkpoint, error) {
 	cp := &checkpoint{Offset: -1, Engine: NewEngine(s.cfg.Engine)}
-	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		records.TopicDetectorState: {kafka.FirstOffsetOf(id), kafka.LastOffsetOf(id)}}})
-	if err != nil {
-		return nil, fmt.Errorf("surge: list checkpoint offsets: %w", err)
-	}
-	var first, last int64
-	for _, po := range resp.Topics[records.TopicDetectorState] {
-		if po.Partition == id {
-			first, last = po.FirstOffset, po.LastOffset
-		}
-	}
-	if last <= first {
-		return cp, nil
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Brokers, Topic: records.TopicDetectorState, Partition: id,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(first); err != nil {
-		return nil, err
-	}
 	var newest []byte
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("surge: read checkpoint: %w", err)
-		}
+	err := bus.ReadToEnd(ctx, s.cfg.Brokers, records.TopicDetectorState, id, func(m kafka.Message) error {
 		if string(m.Key) == string(stateKey) {
 			newest = m.Value
 		}
-		if m.Offset >= last-1 {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("surge: read checkpoint: %w", err)
 	}
 	if newest != nil {
 		var got checkpoint

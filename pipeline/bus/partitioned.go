@@ -80,3 +80,46 @@ func Sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// ReadToEnd calls fn for every record of one partition from its first
+// offset to the end it has when the call starts (restoring checkpoints,
+// replaying a compacted or short topic). An empty partition calls nothing.
+func ReadToEnd(ctx context.Context, brokers []string, topic string, partition int, fn func(kafka.Message) error) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		topic: {kafka.FirstOffsetOf(partition), kafka.LastOffsetOf(partition)}}})
+	if err != nil {
+		return fmt.Errorf("list offsets of %s/%d: %w", topic, partition, err)
+	}
+	var first, last int64
+	for _, po := range resp.Topics[topic] {
+		if po.Partition != partition {
+			continue
+		}
+		if po.Error != nil {
+			return fmt.Errorf("list offsets of %s/%d: %w", topic, partition, po.Error)
+		}
+		first, last = po.FirstOffset, po.LastOffset
+	}
+	if last <= first {
+		return nil
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return err
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("read %s/%d: %w", topic, partition, err)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		if m.Offset >= last-1 {
+			return nil
+		}
+	}
+}
