@@ -53,6 +53,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// complaintScore: the sentiment at or below which a negative message
+// counts as a complaint.
+const complaintScore = -0.5
+
 // KeyState is one service and channel's state (exported for checkpoints).
 type KeyState struct {
 	Service  string   `json:"service"`
@@ -110,7 +114,9 @@ func (e *Engine) Observe(m *records.SupportMessage) []records.Anomaly {
 		return out // a late message of a closed minute: counted in no baseline
 	}
 	k.Count++
-	if m.Label == "negative" {
+	// A complaint is clearly negative: a question the model leans slightly
+	// negative on ("how long does delivery take?") must not make a surge.
+	if m.Label == "negative" && m.Sentiment <= complaintScore {
 		k.Negative++
 		if len(k.Samples) < 3 {
 			k.Samples = append(k.Samples, truncate(m.Text, 200))

@@ -30,12 +30,14 @@ func traffic(rng *rand.Rand, minutes int, burstAt int) []*records.SupportMessage
 			neg = 25
 		}
 		for i := 0; i < n+neg; i++ {
-			label, text := "neutral", "where is my order?"
+			label, text, score := "neutral", "where is my order?", 0.0
 			if i < neg {
-				label, text = "negative", fmt.Sprintf("payment failed again (%d)", i)
+				label, text, score = "negative", fmt.Sprintf("payment failed again (%d)", i), -0.8
+			} else if i%4 == 0 {
+				label, score = "negative", -0.3 // a question the model leans negative on: not a complaint
 			}
 			out = append(out, &records.SupportMessage{Version: 1, ID: fmt.Sprintf("m%d-%d", m, i), TimeMs: t0 + int64(m)*60_000 + int64(i)*100,
-				Channel: "chat", Service: "payment", Label: label, Text: text})
+				Channel: "chat", Service: "payment", Label: label, Sentiment: score, Text: text})
 		}
 	}
 	return out

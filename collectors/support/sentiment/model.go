@@ -84,6 +84,9 @@ func (m *Model) NeutralBand() float64 { return m.band }
 // Score implements Scorer.
 func (m *Model) Score(text, lang string) Result {
 	s := m.score(text, m.quiet)
+	if isPlainQuestion(text) {
+		s *= float64(m.quiet) // see questions.go
+	}
 	return Result{Score: s, Label: LabelFor(s, m.band)}
 }
 

@@ -285,3 +285,17 @@ func BenchmarkModel(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(texts))/b.Elapsed().Seconds(), "messages/s")
 }
+
+func TestPlainQuestionsAreNotComplaints(t *testing.T) {
+	m := Default()
+	for _, q := range []string{"请问发货一般需要几天？", "可以修改收货地址吗？", "Hi, how long does delivery to Lyon usually take?", "Where can I find my invoice?"} {
+		if r := m.Score(q, ""); r.Label == "negative" {
+			t.Errorf("%q scored %+v", q, r)
+		}
+	}
+	for _, c := range []string{"为什么付款失败了？钱都扣了！", "Why was I charged twice for one order?", "付款一直失败，钱扣了订单却没成功，太糟糕了！"} {
+		if r := m.Score(c, ""); r.Label != "negative" {
+			t.Errorf("complaint %q scored %+v", c, r)
+		}
+	}
+}
