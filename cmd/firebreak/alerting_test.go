@@ -45,7 +45,8 @@ func TestAlertsReachAlertmanager(t *testing.T) {
     min_history: 5m
     severity: critical
 `), 0o644)
-	p := start(t, t.TempDir(), "", "", "--alertmanager-url", am, "--rules", rules, "--detect-checkpoint-every", "1s")
+	p := start(t, t.TempDir(), "", "", "--alertmanager-url", am, "--rules", rules, "--detect-checkpoint-every", "1s",
+		"--alert-resolve-hold", "1s")
 	sender := workload.NewSender(p.base + "/api/v1/write")
 
 	// Two hours of history every 15 s, ending now: latency noise around

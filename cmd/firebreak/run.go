@@ -83,6 +83,7 @@ type runConfig struct {
 	alertmanagers   listFlag
 	dashboardURL    string
 	topologyFile    string
+	resolveHold     time.Duration
 
 	demoDay    time.Duration
 	demoRate   time.Duration
@@ -119,6 +120,7 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.DurationVar(&c.checkpointEvery, "detect-checkpoint-every", 30*time.Second, "detector: interval between checkpoints of series state to the compacted topic")
 	fs.Var(&c.alertmanagers, "alertmanager-url", "Alertmanager base URL to send alerts to, e.g. http://127.0.0.1:9093; repeatable (HA: every one gets every alert). Without any, alerts are only recorded in the alerts table")
 	fs.StringVar(&c.topologyFile, "topology", "", "YAML file of services and their dependencies (docs/incidents.md), used to group anomalies into incidents and rank root causes; empty groups by service only (the demo uses its shop topology)")
+	fs.DurationVar(&c.resolveHold, "alert-resolve-hold", 2*time.Minute, "alerter: an anomaly alert resolves only if its series stays normal this long after it recovered (no flapping)")
 	fs.StringVar(&c.dashboardURL, "dashboard-url", "http://localhost:3000/d/firebreak-service", "Grafana dashboard that alerts link to (generatorURL)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
 	if demo {
@@ -234,7 +236,8 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		}
 		detector = detect.New(detect.Config{Brokers: brokers, Rules: rules, BandEvery: cfg.bandEvery,
 			CheckpointEvery: cfg.checkpointEvery}, producer, reg, log)
-		alerts, err = alerter.New(alerter.Config{AlertmanagerURLs: cfg.alertmanagers, GeneratorURL: cfg.dashboardURL},
+		alerts, err = alerter.New(alerter.Config{AlertmanagerURLs: cfg.alertmanagers, GeneratorURL: cfg.dashboardURL,
+			ResolveHold: cfg.resolveHold},
 			brokers, producer, reg, log)
 		if err != nil {
 			return fmt.Errorf("alerter: %w", err)

@@ -95,7 +95,7 @@ func TestAlerterRun(t *testing.T) {
 	am := newRecordingAM(t)
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := New(Config{AlertmanagerURLs: []string{am.URL}, GeneratorURL: "http://localhost:3000/d/firebreak-noc"}, brokers, prod, reg, log)
+	a, err := New(Config{AlertmanagerURLs: []string{am.URL}, GeneratorURL: "http://localhost:3000/d/firebreak-noc", ResolveHold: -1}, brokers, prod, reg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestAlerterStandby(t *testing.T) {
 	}
 	var members []*member
 	for range 2 {
-		a, err := New(Config{AlertmanagerURLs: []string{am.URL}}, brokers, prod, prometheus.NewRegistry(), nil)
+		a, err := New(Config{AlertmanagerURLs: []string{am.URL}, ResolveHold: -1}, brokers, prod, prometheus.NewRegistry(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,7 +32,7 @@ func TestRealAlertmanager(t *testing.T) {
 	defer hook.Close()
 	base := testkit.StartAlertmanager(t, hook.URL+"/hook")
 
-	cfg := Config{
+	cfg := Config{ResolveHold: -1,
 		AlertmanagerURLs: []string{base},
 		GeneratorURL:     "http://localhost:3000/d/firebreak-noc",
 		ResendInterval:   2 * time.Second,

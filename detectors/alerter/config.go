@@ -55,6 +55,11 @@ type Config struct {
 	// CriticalScore: an anomaly scoring at least this is severity
 	// critical (else warning). Default 0.99.
 	CriticalScore float64
+	// ResolveHold: a resolved event ends an anomaly alert only if no open
+	// event of its problem follows within this long (hysteresis: a level
+	// that keeps shifting is one problem, not a page every minute).
+	// Default 2m; negative resolves at once.
+	ResolveHold time.Duration
 	// ResolveAfter: an anomaly alert without an open event for this long
 	// (wall clock) resolves even if no resolved event came. Default 10 m.
 	ResolveAfter time.Duration
@@ -91,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CriticalScore <= 0 {
 		c.CriticalScore = 0.99
+	}
+	if c.ResolveHold == 0 {
+		c.ResolveHold = 2 * time.Minute
 	}
 	if c.ResolveAfter <= 0 {
 		c.ResolveAfter = 10 * time.Minute

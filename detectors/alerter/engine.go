@@ -58,6 +58,10 @@ type alert struct {
 	lastOpenMs int64     // newest open event time of the problem
 	lastOpen   time.Time // wall time it arrived
 	lastSent   time.Time // wall time Alertmanager was last sent the alert
+	// resolveAt: a resolved event arrived; unless an open one follows,
+	// the alert resolves then (at resolveMs, the event's time).
+	resolveAt time.Time
+	resolveMs int64
 }
 
 type silentSeries struct {
@@ -148,6 +152,10 @@ func (e *Engine) observeSeries(a *records.Anomaly, src string, now time.Time) []
 		}
 		if al == nil || a.TimeMs < al.lastOpenMs {
 			return nil // nothing firing, or older than what keeps it firing
+		}
+		if a.Kind == records.KindAnomaly && e.cfg.ResolveHold > 0 {
+			al.resolveAt, al.resolveMs = now.Add(e.cfg.ResolveHold), a.TimeMs
+			return nil
 		}
 		return e.resolve(al, a.TimeMs, now)
 	}
@@ -313,6 +321,7 @@ func severityRank(s string) int {
 func (a *alert) touch(timeMs int64, now time.Time) {
 	a.lastOpenMs = max(a.lastOpenMs, timeMs)
 	a.lastOpen = now
+	a.resolveAt = time.Time{} // it goes on: no pending resolution
 }
 
 // Restore takes back an alert transition recorded in firebreak.alerts by
@@ -389,6 +398,10 @@ func (e *Engine) Tick(now time.Time) []records.AlertEvent {
 	var out []records.AlertEvent
 	for _, fp := range slices.Sorted(maps.Keys(e.alerts)) {
 		al := e.alerts[fp]
+		if !al.resolveAt.IsZero() && !now.Before(al.resolveAt) {
+			out = append(out, e.resolve(al, al.resolveMs, now)...)
+			continue
+		}
 		// Problems that end when their events stop (no resolved event is
 		// promised): anomalies, log patterns and complaint surges.
 		if al.ev.Kind != records.KindSilence && al.ev.Kind != records.KindPredictive && now.Sub(al.lastOpen) >= e.cfg.ResolveAfter {

@@ -16,7 +16,8 @@ import (
 var t0 = time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)
 
 func testConfig() Config {
-	return Config{GeneratorURL: "http://grafana:3000/d/firebreak-noc?orgId=1"}
+	// Resolved events resolve at once here; TestResolveHold covers the hold.
+	return Config{GeneratorURL: "http://grafana:3000/d/firebreak-noc?orgId=1", ResolveHold: -1}
 }
 
 // point is an open anomaly of series id of checkout on 10.0.0.5:8080: a
@@ -596,5 +597,25 @@ func TestLogPatternAndComplaintSurgeKinds(t *testing.T) {
 	}
 	if evs := e.Tick(now.Add(11 * time.Minute)); len(evs) != 2 || evs[0].State != records.AlertResolved {
 		t.Fatalf("not resolved after ResolveAfter: %+v", evs)
+	}
+}
+
+// A resolved event starts a hold: an open event within it keeps the alert
+// firing (no flapping); without one, the alert resolves when it ends, at
+// the resolved event's time.
+func TestResolveHold(t *testing.T) {
+	e := NewEngine(Config{})
+	observe(e, 0, point(1, t0, 0.95))
+	if evs := observe(e, 0, resolved(point(1, t0, 0.95), t0.Add(time.Minute))); len(evs) != 0 {
+		t.Fatalf("resolved at once: %+v", evs)
+	}
+	observe(e, 0, point(1, t0.Add(90*time.Second), 0.8)) // back within the hold
+	if evs := e.Tick(t0.Add(4 * time.Minute)); len(evs) != 0 {
+		t.Fatalf("resolved although the problem came back: %+v", evs)
+	}
+	observe(e, 0, resolved(point(1, t0, 0.95), t0.Add(5*time.Minute)))
+	evs := e.Tick(t0.Add(7 * time.Minute))
+	if len(evs) != 1 || evs[0].State != records.AlertResolved || evs[0].EndsAtMs != t0.Add(5*time.Minute).UnixMilli() {
+		t.Fatalf("after the hold: %+v", evs)
 	}
 }
