@@ -35,6 +35,7 @@ import (
 	"github.com/firebreak-aiops/firebreak/detectors/detect"
 	"github.com/firebreak-aiops/firebreak/detectors/forecast"
 	"github.com/firebreak-aiops/firebreak/detectors/incidents"
+	"github.com/firebreak-aiops/firebreak/detectors/logdetect"
 	"github.com/firebreak-aiops/firebreak/detectors/surge"
 	"github.com/firebreak-aiops/firebreak/detectors/topology"
 	"github.com/firebreak-aiops/firebreak/pipeline/broker"
@@ -229,6 +230,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	var alerts *alerter.Alerter
 	var correlate *correlator.Correlator
 	var complaints *surge.Stage
+	var logPatterns *logdetect.Stage
 	if cfg.detect {
 		rules, err := loadRules(cfg.rulesFile, demo)
 		if err != nil {
@@ -253,6 +255,11 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			surgeCfg.WarmupMinutes = 3 // the demo's day is minutes long
 		}
 		complaints = surge.NewStage(surge.StageConfig{Brokers: brokers, Engine: surgeCfg}, producer, reg, log)
+		logCfg := logdetect.Config{Brokers: brokers}
+		if demo { // the demo's services log ~10 lines a second and its day is minutes long
+			logCfg.WarmupLines, logCfg.WarmupTime, logCfg.RateWarmup = 300, 3*time.Minute, 3*time.Minute
+		}
+		logPatterns = logdetect.New(logCfg, producer, reg, log)
 	}
 
 	pub := &ingest.Publisher{Sink: producer, Partitions: parts.get}
@@ -350,6 +357,13 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			defer wg.Done()
 			if err := complaints.Run(stageCtx); err != nil {
 				errc <- fmt.Errorf("complaint-surge detector: %w", err)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := logPatterns.Run(stageCtx); err != nil {
+				errc <- fmt.Errorf("log-pattern detector: %w", err)
 			}
 		}()
 	}

@@ -108,5 +108,7 @@ func Topics(partitions int, retention time.Duration) []TopicSpec {
 		TopicSpec{Name: records.TopicIncidentEvents, Partitions: 1, Configs: ms(max(retention, week))},
 		TopicSpec{Name: records.TopicDetectorState, Partitions: partitions,
 			Configs: map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.5"}},
+		TopicSpec{Name: records.TopicPatterns, Partitions: partitions, Configs: ms(max(retention, week))},
+		TopicSpec{Name: records.TopicLogTemplates, Partitions: partitions, Configs: ms(retention)},
 	)
 }

@@ -65,6 +65,7 @@ var Migrations = []Migration{
 	{2, "logs and support messages", logsAndSupportV2},
 	{3, "bands, anomalies and alerts", detectionsV3},
 	{4, "events, incidents and their timelines", incidentsV4},
+	{5, "log templates and patterns", patternsV5},
 }
 
 func samplesV1(o Options) []string {
@@ -300,6 +301,44 @@ func incidentsV4(o Options) []string {
 	}
 }
 
+func patternsV5(o Options) []string {
+	return []string{
+		// One row per mined log line: (service, time, entry_id) is the logs
+		// row's own key, so a line joins its template.
+		`CREATE TABLE IF NOT EXISTS log_templates (
+			time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+			service LowCardinality(String),
+			entry_id UInt64,
+			template_id UInt64
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toDate(time)
+		ORDER BY (service, time, entry_id)
+		TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.RetentionDays) + ` DAY`,
+
+		// Minute counts per template, new templates, and id changes when a
+		// template generalizes (prev_ids: the ids it replaces, decimal).
+		`CREATE TABLE IF NOT EXISTS patterns (
+			time DateTime64(3, 'UTC'),
+			kind LowCardinality(String),
+			service LowCardinality(String),
+			template_id UInt64,
+			partition UInt32,
+			template String CODEC(ZSTD(3)),
+			count UInt64,
+			errors UInt64,
+			warnings UInt64,
+			first_seen DateTime64(3, 'UTC'),
+			severity LowCardinality(String),
+			sample String CODEC(ZSTD(3)),
+			sample_entry_id UInt64,
+			prev_ids Array(String)
+		) ENGINE = ReplacingMergeTree
+		PARTITION BY toYYYYMM(time)
+		ORDER BY (service, template_id, kind, time, partition)
+		TTL toDateTime(time) + INTERVAL ` + fmt.Sprint(o.AlertsRetentionDays) + ` DAY`,
+	}
+}
+
 // Latest is the newest schema version this build knows.
 func Latest() int { return Migrations[len(Migrations)-1].Version }
 
@@ -349,6 +388,8 @@ func Migrate(ctx context.Context, s store.Store, opts Options, log *slog.Logger)
 		fmt.Sprintf(`ALTER TABLE alerts MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
 		fmt.Sprintf(`ALTER TABLE events MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
 		fmt.Sprintf(`ALTER TABLE incidents MODIFY TTL toDateTime(opened_at) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
+		fmt.Sprintf(`ALTER TABLE log_templates MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.RetentionDays),
+		fmt.Sprintf(`ALTER TABLE patterns MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
 		fmt.Sprintf(`ALTER TABLE incident_events MODIFY TTL toDateTime(time) + INTERVAL %d DAY SETTINGS materialize_ttl_after_modify = 0`, opts.AlertsRetentionDays),
 	}
 	for _, stmt := range ttl {

@@ -46,7 +46,7 @@ func TestUpgradeFromV2AddsDetectionTables(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := scalar(t, st, `SELECT max(version) FROM schema_migrations FINAL`); got != fmt.Sprint(Latest()) || Latest() != 4 {
+	if got := scalar(t, st, `SELECT max(version) FROM schema_migrations FINAL`); got != fmt.Sprint(Latest()) || Latest() != 5 {
 		t.Fatalf("version %s, Latest() %d", got, Latest())
 	}
 	for table, want := range map[string][]string{

@@ -448,6 +448,7 @@ func TestDefaultTopicsIncludeDetections(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := append(append([]string{}, records.DataTopics...), records.DetectionTopics...)
+	want = append(want, records.PatternTopics...)
 	if got, want := fmt.Sprint(DefaultTopics()), fmt.Sprint(append(want, records.IncidentTopics...)); got != want {
 		t.Fatalf("DefaultTopics() = %s, want %s", got, want)
 	}

@@ -59,10 +59,11 @@ func (c Config) withDefaults() Config {
 }
 
 // DefaultTopics are the topics a writer stores unless told otherwise: the
-// data topics, the detector outputs and the incident stage's (a fresh
+// data topics, the detectors' outputs and the incident stage's (a fresh
 // slice every call).
 func DefaultTopics() []string {
 	out := append(append([]string(nil), records.DataTopics...), records.DetectionTopics...)
+	out = append(out, records.PatternTopics...)
 	return append(out, records.IncidentTopics...)
 }
 
@@ -176,6 +177,10 @@ func (w *Writer) newBatch(seen *seriesCache) *batch {
 			b.encoders[t] = &incidentsEncoder{}
 		case records.TopicIncidentEvents:
 			b.encoders[t] = &timelineEncoder{}
+		case records.TopicPatterns:
+			b.encoders[t] = &patternsEncoder{}
+		case records.TopicLogTemplates:
+			b.encoders[t] = &logTemplatesEncoder{}
 		}
 	}
 	return b
