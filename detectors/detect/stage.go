@@ -174,7 +174,20 @@ func (s *Stage) detectPartition(ctx context.Context, gen *kafka.Generation, id i
 }
 
 // loop reads the partition, flushing outputs and checkpointing as it goes.
+// However it leaves because ctx ended (shutdown or rebalance), even in the
+// middle of a flush, it checkpoints with a context of its own so the next
+// owner resumes exactly here; bounded so a rebalance is not held up.
 func (p *partition) loop(ctx context.Context, r *kafka.Reader, gen *kafka.Generation) error {
+	err := p.read(ctx, r, gen)
+	if ctx.Err() == nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return p.checkpoint(cctx, gen)
+}
+
+func (p *partition) read(ctx context.Context, r *kafka.Reader, gen *kafka.Generation) error {
 	cfg := &p.stage.cfg
 	lastCheckpoint, lastFlush, lastSilence := time.Now(), time.Now(), time.Now()
 	for {
@@ -189,11 +202,7 @@ func (p *partition) loop(ctx context.Context, r *kafka.Reader, gen *kafka.Genera
 			}
 			p.nextOffset = msg.Offset + 1
 		case ctx.Err() != nil:
-			// Leaving (shutdown or rebalance): checkpoint so the next
-			// owner resumes exactly here, bounded so a rebalance is not held up.
-			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return p.checkpoint(cctx, gen)
+			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
 			p.caughtUp = true
 		default:
