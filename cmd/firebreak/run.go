@@ -294,6 +294,9 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	mux.Handle("POST /api/v1/write", rw)
 	mux.Handle("/api/v1/write", rw) // other methods: 405 with a reason
 	queryapi.New(st, log).Register(mux)
+	if correlate != nil {
+		mux.Handle("GET /api/v1/topology", correlate.TopologyHandler())
+	}
 	health := &healthChecker{brokers: brokers, store: st, writer: w}
 	mux.Handle("GET /healthz", health)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

@@ -13,17 +13,21 @@ package correlator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/firebreak-aiops/firebreak/detectors/incidents"
+	"github.com/firebreak-aiops/firebreak/detectors/topology"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
@@ -52,6 +56,10 @@ type Correlator struct {
 	clockMs   int64 // newest input event time
 	clockWall time.Time
 
+	mu       sync.Mutex
+	leadLag  *topology.LeadLag // learned from incidents' service onsets
+	onsetsOf map[string]bool   // incident id + service already fed to leadLag
+
 	open      prometheus.Gauge
 	published *prometheus.CounterVec
 	inputs    *prometheus.CounterVec
@@ -66,6 +74,7 @@ func New(cfg Config, pub Publisher, reg prometheus.Registerer, log *slog.Logger)
 		cfg.TickEvery = 5 * time.Second
 	}
 	c := &Correlator{cfg: cfg, pub: pub, log: log, engine: incidents.NewEngine(cfg.Incidents),
+		leadLag: topology.NewLeadLag(cfg.Incidents.JoinWindowOrDefault().Milliseconds()), onsetsOf: map[string]bool{},
 		open: prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_incidents_active",
 			Help: "Incidents open or mitigated."}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_incident_records_total",
@@ -382,6 +391,7 @@ func (c *Correlator) publish(ctx context.Context, incs []incidents.Incident, evs
 	}
 	now := time.Now().UnixMilli()
 	var msgs []kafka.Message
+	c.learnOnsets(evs)
 	for i := range incs {
 		in := &incs[i]
 		rec := &records.IncidentRecord{ID: in.ID, Title: in.Title, State: in.State, Severity: in.Severity,
@@ -429,4 +439,51 @@ func firstNonEmpty(xs ...string) string {
 		}
 	}
 	return ""
+}
+
+// learnOnsets feeds the first signal of each service in each incident to
+// the lead-lag learner: which services' trouble tends to come first.
+func (c *Correlator) learnOnsets(evs []incidents.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range evs {
+		switch e.Kind {
+		case incidents.SignalAnomaly, incidents.SignalSilence, incidents.SignalPredictive, incidents.SignalLogPattern,
+			incidents.SignalComplaintSurge, incidents.SignalAlert:
+		default:
+			continue
+		}
+		if e.Service == "" || c.onsetsOf[e.IncidentID+"\x00"+e.Service] {
+			continue
+		}
+		c.onsetsOf[e.IncidentID+"\x00"+e.Service] = true
+		c.leadLag.Onset(e.Service, e.TimeMs)
+	}
+	if len(c.onsetsOf) > 100_000 {
+		clear(c.onsetsOf)
+	}
+}
+
+// TopologyHandler serves GET /api/v1/topology: the declared graph's
+// services with blast radius and single points of failure (key nodes),
+// and the dependencies learned from which service's trouble comes first.
+func (c *Correlator) TopologyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := struct {
+			Declared bool                    `json:"declared"`
+			Nodes    []topology.Node         `json:"nodes"`
+			Observed []topology.ObservedEdge `json:"observed"`
+		}{Nodes: []topology.Node{}}
+		if g := c.cfg.Incidents.Graph; g != nil {
+			out.Declared, out.Nodes = true, g.Nodes()
+		}
+		c.mu.Lock()
+		out.Observed = c.leadLag.Edges(2)
+		c.mu.Unlock()
+		if out.Observed == nil {
+			out.Observed = []topology.ObservedEdge{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out)
+	})
 }

@@ -2,8 +2,11 @@ package correlator
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -164,5 +167,33 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestTopologyEndpoint(t *testing.T) {
+	g, _ := topology.Parse([]byte("services: [{name: checkout, user_facing: true, depends_on: [payment]}, {name: payment, depends_on: [payment-db]}]"))
+	c := New(Config{Incidents: incidents.Config{Graph: g}}, nil, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i := 0; i < 3; i++ { // three incidents where payment-db's trouble came first
+		id := fmt.Sprintf("inc-%d", i)
+		base := int64(i) * 3_600_000
+		c.learnOnsets([]incidents.Event{{IncidentID: id, Kind: "anomaly", Service: "payment-db", TimeMs: base},
+			{IncidentID: id, Kind: "anomaly", Service: "payment", TimeMs: base + 60_000},
+			{IncidentID: id, Kind: "anomaly", Service: "payment", TimeMs: base + 90_000}}) // a repeat: not a new onset
+	}
+	rec := httptest.NewRecorder()
+	c.TopologyHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/topology", nil))
+	var out struct {
+		Declared bool
+		Nodes    []topology.Node
+		Observed []topology.ObservedEdge
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !out.Declared || out.Nodes[0].Service != "payment-db" || out.Nodes[0].BlastRadius != 2 || !out.Nodes[1].SinglePointOfFailure {
+		t.Fatalf("nodes %+v", out.Nodes)
+	}
+	if len(out.Observed) != 1 || out.Observed[0].Leader != "payment-db" || out.Observed[0].Follower != "payment" || out.Observed[0].Count != 3 || out.Observed[0].MedianLagMs != 60_000 {
+		t.Fatalf("observed %+v", out.Observed)
 	}
 }

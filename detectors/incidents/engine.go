@@ -70,6 +70,9 @@ type Config struct {
 	ChangeLookback time.Duration
 }
 
+// JoinWindowOrDefault is the join window in effect.
+func (c Config) JoinWindowOrDefault() time.Duration { return c.withDefaults().JoinWindow }
+
 func (c Config) withDefaults() Config {
 	if c.JoinWindow <= 0 {
 		c.JoinWindow = 10 * time.Minute
