@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -85,6 +86,7 @@ type runConfig struct {
 	dashboardURL    string
 	topologyFile    string
 	resolveHold     time.Duration
+	insertWorkers   int
 
 	demoDay    time.Duration
 	demoRate   time.Duration
@@ -102,6 +104,7 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.IntVar(&c.retentionDays, "retention-days", 30, "TTL of raw samples in ClickHouse, in days")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 32<<20, "largest compressed request body collectors accept (413 beyond)")
 	fs.IntVar(&c.batchRows, "batch-rows", 200_000, "writer: insert when a batch reaches this many rows")
+	fs.IntVar(&c.insertWorkers, "insert-workers", min(runtime.GOMAXPROCS(0), 4), "writer: batches inserted at once (each on its own connection); offsets still commit in order after the store took everything before them")
 	fs.DurationVar(&c.batchWait, "batch-wait", 500*time.Millisecond, "writer: insert a non-empty batch at the latest this long after its first record")
 	fs.Int64Var(&c.sqlMaxRows, "sql-max-rows", 100_000, "read API: most rows one query may return (the query fails beyond)")
 	fs.DurationVar(&c.sqlTimeout, "sql-timeout", 30*time.Second, "read API: longest a query may run")
@@ -178,6 +181,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	// ClickHouse: embedded chDB unless a server DSN is given.
 	limits := store.Limits{MaxResultRows: cfg.sqlMaxRows, MaxExecutionSecs: cfg.sqlTimeout.Seconds()}
 	var st store.Store
+	var insertStores []store.Store // more connections for the writer's parallel inserts (chDB)
 	if cfg.clickhouseDSN != "" {
 		s, err := chserver.Open(setupCtx, cfg.clickhouseDSN, limits)
 		if err != nil {
@@ -198,6 +202,16 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			return fmt.Errorf("open embedded ClickHouse in %s: %w", dir, err)
 		}
 		st = s
+		// The embedded engine runs one statement per connection at a time:
+		// each further insert worker gets a connection of its own.
+		for i := 1; i < cfg.insertWorkers; i++ {
+			s, err := chdb.Open(chdb.Config{LibPath: lib, DataDir: dir, Limits: limits})
+			if err != nil {
+				return fmt.Errorf("open insert connection %d to embedded ClickHouse: %w", i+1, err)
+			}
+			defer s.Close()
+			insertStores = append(insertStores, s)
+		}
 	}
 	defer st.Close()
 	if err := schema.Migrate(setupCtx, st, schema.Options{RetentionDays: cfg.retentionDays}, log); err != nil {
@@ -223,7 +237,8 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	}
 	guard := ingest.NewGuard(ingestMetrics, tokens, rates)
 	rw := guard.Wrap("remote_write", remotewrite.New(remotewrite.Config{MaxBodyBytes: cfg.maxBodyBytes}, producer, parts.get, ingestMetrics))
-	w := writer.New(writer.Config{Brokers: brokers, MaxBatchRows: cfg.batchRows, MaxBatchWait: cfg.batchWait},
+	w := writer.New(writer.Config{Brokers: brokers, MaxBatchRows: cfg.batchRows, MaxBatchWait: cfg.batchWait,
+		InsertWorkers: cfg.insertWorkers, InsertStores: insertStores},
 		st, producer, reg, log)
 
 	var detector *detect.Stage

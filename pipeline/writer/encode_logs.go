@@ -1,43 +1,57 @@
 package writer
 
 import (
+	"unsafe"
+
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 	"github.com/firebreak-aiops/firebreak/pipeline/store"
 )
 
-// logsEncoder fills the logs table.
+// logsEncoder fills the logs table. Per line it allocates nothing once its
+// columns have grown: text is copied into an append-only arena, stream
+// labels are built once per stream, and lines without attributes share the
+// empty map.
 type logsEncoder struct {
-	timeNs    []int64
-	service   []string
-	streamID  []uint64
-	entryID   []uint64
-	sevNum    []uint8
-	severity  []string
-	body      []string
-	traceID   []string
-	spanID    []string
-	labels    []map[string]string
-	attrs     []map[string]string
-	scratch   records.LogScratch
-	check     logValidator
-	interned  map[string]string
+	timeNs   []int64
+	service  []string
+	streamID []uint64
+	entryID  []uint64
+	sevNum   []uint8
+	severity []string
+	body     []string
+	traceID  []string
+	spanID   []string
+	labels   []map[string]string
+	attrs    []map[string]string
+	scratch  records.LogScratch
+	text     arena
+	interned map[string]string
+	// streams caches each stream's service and labels (a stream id is a
+	// hash of both); the maps are shared by rows and batches, read-only.
+	streams   map[uint64]logStream
 	curSvc    string
 	curStream uint64
 	curLabels map[string]string
 }
 
-func newLogsEncoder() *logsEncoder { return &logsEncoder{interned: map[string]string{}} }
+type logStream struct {
+	service string
+	labels  map[string]string
+}
 
-type logValidator struct{}
+func newLogsEncoder() *logsEncoder {
+	return &logsEncoder{interned: map[string]string{}, streams: map[uint64]logStream{}}
+}
 
-func (logValidator) Stream(uint64, []byte, [][]byte) error { return nil }
-func (logValidator) Entry(*records.LogEntryRef)            {}
-
+// Add decodes in one pass and, if the record turns out malformed part way,
+// drops the rows it had appended for it.
 func (e *logsEncoder) Add(value []byte) error {
-	if err := records.DecodeLogs(value, e.check, &e.scratch); err != nil {
+	n := len(e.entryID)
+	if err := records.DecodeLogs(value, e, &e.scratch); err != nil {
+		e.truncate(n)
 		return err
 	}
-	return records.DecodeLogs(value, e, &e.scratch)
+	return nil
 }
 
 func (e *logsEncoder) intern(b []byte) string {
@@ -53,8 +67,15 @@ func (e *logsEncoder) intern(b []byte) string {
 
 // Stream implements records.LogVisitor.
 func (e *logsEncoder) Stream(id uint64, service []byte, labels [][]byte) error {
-	e.curStream, e.curSvc = id, e.intern(service)
-	e.curLabels = pairsMap(labels, e.intern)
+	st, ok := e.streams[id]
+	if !ok || st.service != string(service) {
+		st = logStream{service: e.intern(service), labels: pairsMap(labels, e.intern)}
+		if len(e.streams) >= 100_000 {
+			clear(e.streams)
+		}
+		e.streams[id] = st
+	}
+	e.curStream, e.curSvc, e.curLabels = id, st.service, st.labels
 	return nil
 }
 
@@ -66,11 +87,15 @@ func (e *logsEncoder) Entry(x *records.LogEntryRef) {
 	e.entryID = append(e.entryID, x.ID)
 	e.sevNum = append(e.sevNum, x.SeverityNumber)
 	e.severity = append(e.severity, e.intern(x.SeverityText))
-	e.body = append(e.body, string(x.Body))
-	e.traceID = append(e.traceID, string(x.TraceID))
-	e.spanID = append(e.spanID, string(x.SpanID))
+	e.body = append(e.body, e.text.string(x.Body))
+	e.traceID = append(e.traceID, e.text.string(x.TraceID))
+	e.spanID = append(e.spanID, e.text.string(x.SpanID))
 	e.labels = append(e.labels, e.curLabels) // shared by the stream's entries, read-only
-	e.attrs = append(e.attrs, pairsMap(x.Attributes, e.intern))
+	var attrs map[string]string              // nil: no attributes, no map
+	if len(x.Attributes) > 0 {
+		attrs = pairsMap(x.Attributes, e.intern)
+	}
+	e.attrs = append(e.attrs, attrs)
 }
 
 func pairsMap(pairs [][]byte, intern func([]byte) string) map[string]string {
@@ -79,6 +104,29 @@ func pairsMap(pairs [][]byte, intern func([]byte) string) map[string]string {
 		m[intern(pairs[i])] = string(pairs[i+1])
 	}
 	return m
+}
+
+// arena copies byte slices into large append-only chunks and returns
+// strings that point into them: one allocation per chunk instead of one per
+// string. A chunk is never written again once a string points into it, so
+// the strings stay valid (and the chunk alive) as long as they are held.
+type arena struct{ buf []byte }
+
+const arenaChunk = 256 << 10
+
+func (a *arena) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > arenaChunk/8 {
+		return string(b)
+	}
+	if len(a.buf)+len(b) > cap(a.buf) {
+		a.buf = make([]byte, 0, arenaChunk)
+	}
+	off := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[off], len(b))
 }
 
 func (e *logsEncoder) Rows() int { return len(e.entryID) }
@@ -103,11 +151,26 @@ func (e *logsEncoder) Blocks() []*store.Block {
 }
 
 func (e *logsEncoder) Reset() {
-	e.timeNs, e.service, e.streamID, e.entryID = e.timeNs[:0], e.service[:0], e.streamID[:0], e.entryID[:0]
-	e.sevNum, e.severity, e.body, e.traceID, e.spanID = e.sevNum[:0], e.severity[:0], e.body[:0], e.traceID[:0], e.spanID[:0]
-	clear(e.labels)
-	clear(e.attrs)
-	e.labels, e.attrs = e.labels[:0], e.attrs[:0]
+	e.truncate(0)
+	// The next batch starts a fresh chunk: the stored batch's strings (and
+	// their chunks) are released with it.
+	e.text.buf = nil
+	if len(e.interned) >= 100_000 {
+		clear(e.interned)
+	}
+}
+
+// truncate drops the rows from n on, and their references to strings and
+// maps.
+func (e *logsEncoder) truncate(n int) {
+	clear(e.body[n:])
+	clear(e.traceID[n:])
+	clear(e.spanID[n:])
+	clear(e.labels[n:])
+	clear(e.attrs[n:])
+	e.timeNs, e.service, e.streamID, e.entryID = e.timeNs[:n], e.service[:n], e.streamID[:n], e.entryID[:n]
+	e.sevNum, e.severity, e.body, e.traceID, e.spanID = e.sevNum[:n], e.severity[:n], e.body[:n], e.traceID[:n], e.spanID[:n]
+	e.labels, e.attrs = e.labels[:n], e.attrs[:n]
 }
 
 // supportEncoder fills support_messages.

@@ -27,6 +27,7 @@ import (
 // using env never run in parallel; each closes its engine when it ends.
 type env struct {
 	brokers  []string
+	lib, dir string // the engine's library and data directory
 	st       *chdb.Store
 	producer *bus.Producer
 }
@@ -34,7 +35,7 @@ type env struct {
 // testPartitions is the partition count of the multi-partition test topics.
 const testPartitions = 4
 
-func newEnv(t *testing.T, topics ...bus.TopicSpec) *env {
+func newEnv(t testing.TB, topics ...bus.TopicSpec) *env {
 	t.Helper()
 	lib := testkit.ChdbLib(t)
 	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
@@ -49,7 +50,8 @@ func newEnv(t *testing.T, topics ...bus.TopicSpec) *env {
 	if err := bus.EnsureTopics(ctx, e.brokers, specs); err != nil {
 		t.Fatal(err)
 	}
-	e.st, err = chdb.Open(chdb.Config{LibPath: lib, DataDir: t.TempDir()})
+	e.lib, e.dir = lib, t.TempDir()
+	e.st, err = chdb.Open(chdb.Config{LibPath: lib, DataDir: e.dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,18 @@ func newEnv(t *testing.T, topics ...bus.TopicSpec) *env {
 	return e
 }
 
-func (e *env) publish(t *testing.T, msgs ...kafka.Message) {
+// openStore opens another Store (its own connections) on the engine.
+func (e *env) openStore(t testing.TB) *chdb.Store {
+	t.Helper()
+	st, err := chdb.Open(chdb.Config{LibPath: e.lib, DataDir: e.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func (e *env) publish(t testing.TB, msgs ...kafka.Message) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -120,7 +133,7 @@ func (e *env) query(t *testing.T, sql string) []string {
 }
 
 // scalar returns the one value of sql as text.
-func (e *env) scalar(t *testing.T, sql string) string {
+func (e *env) scalar(t testing.TB, sql string) string {
 	t.Helper()
 	res, err := e.st.Query(context.Background(), sql, storeQueryOpts)
 	if err != nil {

@@ -37,6 +37,19 @@ type Config struct {
 	// SeriesRefresh re-writes a series row (refreshing last_seen) at most
 	// this often. Default 1 h.
 	SeriesRefresh time.Duration
+	// InsertWorkers is how many batches are inserted at once, each by one
+	// worker on one store connection (workers take the stores in turn).
+	// Offsets are still committed batch after batch in the order the
+	// batches were read, each only once it and every batch before it
+	// were stored. Default: one per store (1 + len(InsertStores)). The
+	// writer holds InsertWorkers+1 batches of up to MaxBatchRows.
+	InsertWorkers int
+	// InsertStores are further connections to the same store, one more
+	// insert worker each. The embedded engine runs one statement per Store
+	// at a time, so parallel inserts need one Store per worker, opened on
+	// the same data directory (chdb.Open again); a ClickHouse server Store
+	// pools connections and may simply be repeated. The caller closes them.
+	InsertStores []store.Store
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SeriesRefresh <= 0 {
 		c.SeriesRefresh = time.Hour
+	}
+	if c.InsertWorkers <= 0 {
+		c.InsertWorkers = 1 + len(c.InsertStores)
 	}
 	return c
 }
@@ -75,13 +91,13 @@ type DeadLetterSink interface {
 // Writer consumes the data topics into the store.
 type Writer struct {
 	cfg     Config
-	store   store.Store
 	dlq     DeadLetterSink
 	log     *slog.Logger
 	metrics *metrics
 	reader  *kafka.Reader
+	stores  []store.Store // insert worker i uses stores[i%len(stores)]
 
-	healthy   atomic.Bool  // false while inserts fail
+	failing   atomic.Int32 // insert workers whose last attempt failed
 	stoppedAt atomic.Int64 // unix ns when fetching stopped at shutdown
 }
 
@@ -135,19 +151,31 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // New builds a writer; Run starts consuming.
 func New(cfg Config, st store.Store, dlq DeadLetterSink, reg prometheus.Registerer, log *slog.Logger) *Writer {
 	cfg = cfg.withDefaults()
-	w := &Writer{cfg: cfg, store: st, dlq: dlq, log: log, metrics: newMetrics(reg)}
-	w.healthy.Store(true)
+	w := &Writer{cfg: cfg, dlq: dlq, log: log, metrics: newMetrics(reg)}
+	w.stores = append([]store.Store{st}, cfg.InsertStores...)
 	return w
 }
 
 // Healthy is false while the store refuses inserts.
-func (w *Writer) Healthy() bool { return w.healthy.Load() }
+func (w *Writer) Healthy() bool { return w.failing.Load() == 0 }
 
-// batch is what the fetcher hands the inserter.
+// batch is what the fetcher hands the insert workers.
 type batch struct {
 	encoders map[string]tableEncoder
 	commits  map[partitionKey]kafka.Message // newest message per partition
 	first    time.Time
+	// Batches commit in the order the fetcher filled them, whichever
+	// worker stores them: a batch commits after the one before it did.
+	after *turn // the previous batch's
+	turn  *turn // this batch's
+}
+
+// turn is one batch's place in the commit order. done is closed once the
+// batch committed its offsets (ok) or gave up (not ok: a batch after it
+// must not commit either, or offsets would pass data never stored).
+type turn struct {
+	done chan struct{}
+	ok   bool // set before done is closed
 }
 
 type partitionKey struct {
@@ -200,6 +228,7 @@ func (b *batch) reset() {
 	}
 	clear(b.commits)
 	b.first = time.Time{}
+	b.after, b.turn = nil, nil
 }
 
 // Run consumes until ctx is cancelled, then stores and commits what it had
@@ -225,20 +254,28 @@ func (w *Writer) Run(ctx context.Context) error {
 		ReadBackoffMax:        time.Second,
 	})
 	seen := newSeriesCache(w.cfg.SeriesRefresh.Milliseconds(), 2_000_000)
-	// Two batches alternate: one fills while the other is inserted.
-	free := make(chan *batch, 2)
-	free <- w.newBatch(seen)
-	free <- w.newBatch(seen)
-	full := make(chan *batch, 1)
-
-	insertDone := make(chan error, 1)
-	go func() { insertDone <- w.insertLoop(full, free) }()
+	n := w.cfg.InsertWorkers
+	// One batch fills while up to n are inserted.
+	free := make(chan *batch, n+1)
+	for range n + 1 {
+		free <- w.newBatch(seen)
+	}
+	full := make(chan *batch, n)
+	insertDone := make(chan error, n)
+	for i := range n {
+		go func() { insertDone <- w.insertLoop(w.stores[i%len(w.stores)], full, free) }()
+	}
 	go w.watchLag(ctx)
 
 	fetchErr := w.fetchLoop(ctx, full, free)
 	w.stoppedAt.Store(time.Now().UnixNano())
 	close(full)
-	insErr := <-insertDone
+	var insErr error
+	for range n {
+		if err := <-insertDone; err != nil && insErr == nil {
+			insErr = err
+		}
+	}
 	if err := w.reader.Close(); err != nil {
 		w.log.Warn("closing kafka reader", "err", err)
 	}
@@ -249,6 +286,13 @@ func (w *Writer) Run(ctx context.Context) error {
 }
 
 func (w *Writer) fetchLoop(ctx context.Context, full chan<- *batch, free <-chan *batch) error {
+	last := &turn{done: make(chan struct{}), ok: true}
+	close(last.done)
+	handOver := func(b *batch) {
+		b.after, b.turn = last, &turn{done: make(chan struct{})}
+		last = b.turn
+		full <- b
+	}
 	var cur *batch
 	for {
 		if cur == nil {
@@ -268,12 +312,12 @@ func (w *Writer) fetchLoop(ctx context.Context, full chan<- *batch, free <-chan 
 			if ctx.Err() != nil {
 				// Shutting down: hand over what was read so it is stored and committed.
 				if len(cur.commits) > 0 {
-					full <- cur
+					handOver(cur)
 				}
 				return ctx.Err()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
-				full <- cur
+				handOver(cur)
 				cur = nil
 				continue
 			}
@@ -288,7 +332,7 @@ func (w *Writer) fetchLoop(ctx context.Context, full chan<- *batch, free <-chan 
 		}
 		cur.commits[partitionKey{msg.Topic, msg.Partition}] = msg
 		if cur.rows() >= w.cfg.MaxBatchRows {
-			full <- cur
+			handOver(cur)
 			cur = nil
 		}
 	}
@@ -340,24 +384,36 @@ func (w *Writer) add(ctx context.Context, b *batch, msg kafka.Message) error {
 // completes within 10 s.
 const drainTimeout = 7 * time.Second
 
-func (w *Writer) insertLoop(full <-chan *batch, free chan<- *batch) error {
+// insertLoop is one insert worker: it stores the batches it takes from
+// full on st and commits each in its turn. With several workers, a batch
+// may be stored before the one read just before it: a point can then be
+// visible for a moment before its series row, never for longer.
+func (w *Writer) insertLoop(st store.Store, full <-chan *batch, free chan<- *batch) error {
+	var firstErr error
 	for b := range full {
 		// Not the consumer's context: a batch already read is stored even
 		// while shutting down (store1 bounds that by drainTimeout).
-		if err := w.store1(context.Background(), b); err != nil {
-			return err
+		err := w.store1(context.Background(), st, b)
+		<-b.after.done
+		b.turn.ok = err == nil && b.after.ok
+		if b.turn.ok {
+			w.commit(b)
+		}
+		close(b.turn.done)
+		if err != nil && firstErr == nil {
+			firstErr = err
 		}
 		b.reset()
 		free <- b
 	}
-	return nil
+	return firstErr
 }
 
-// store1 inserts every block of b, retrying with backoff until the store
-// takes them, then commits b's offsets. Once the fetcher has stopped
-// (shutdown), retries stop after drainTimeout and the batch is left
-// uncommitted, to be replayed by the next owner of its partitions.
-func (w *Writer) store1(ctx context.Context, b *batch) error {
+// store1 inserts every block of b on st, retrying with backoff until the
+// store takes them. Once the fetcher has stopped (shutdown), retries stop
+// after drainTimeout and the batch is left uncommitted (and every batch
+// after it), to be replayed by the next owner of its partitions.
+func (w *Writer) store1(ctx context.Context, st store.Store, b *batch) error {
 	start := time.Now()
 	var blocks []*store.Block
 	mainRows := 0
@@ -365,32 +421,46 @@ func (w *Writer) store1(ctx context.Context, b *batch) error {
 		blocks = append(blocks, e.Blocks()...)
 		mainRows += e.Rows()
 	}
+	failing := false
+	defer func() {
+		if failing {
+			w.failing.Add(-1)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
-		err := w.insertAll(ctx, blocks)
+		err := insertAll(ctx, st, blocks)
 		if err == nil {
 			break
 		}
 		w.metrics.insertErrors.Inc()
-		w.healthy.Store(false)
+		if !failing {
+			failing = true
+			w.failing.Add(1)
+		}
 		if at := w.stoppedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) > drainTimeout {
 			return fmt.Errorf("store did not take the last batch before shutdown (it will be replayed): %w", err)
 		}
 		w.log.Warn("insert failed, retrying", "err", err, "attempt", attempt, "rows", mainRows)
 		time.Sleep(backoff(attempt))
 	}
-	w.healthy.Store(true)
 	w.metrics.insertSeconds.Observe(time.Since(start).Seconds())
 	w.metrics.batchRows.Observe(float64(mainRows))
 	for _, blk := range blocks {
 		n, _ := blk.Rows()
 		w.metrics.rows.WithLabelValues(blk.Table).Add(float64(n))
 	}
+	return nil
+}
+
+// commit commits b's offsets (after b and every batch before it were
+// stored).
+func (w *Writer) commit(b *batch) {
 	msgs := make([]kafka.Message, 0, len(b.commits))
 	for _, m := range b.commits {
 		msgs = append(msgs, m)
 	}
 	if len(msgs) == 0 {
-		return nil
+		return
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -399,12 +469,11 @@ func (w *Writer) store1(ctx context.Context, b *batch) error {
 		// content keys make the replay invisible. Not fatal.
 		w.log.Warn("offset commit failed; the batch will be replayed and deduplicated", "err", err)
 	}
-	return nil
 }
 
-func (w *Writer) insertAll(ctx context.Context, blocks []*store.Block) error {
+func insertAll(ctx context.Context, st store.Store, blocks []*store.Block) error {
 	for _, blk := range blocks {
-		if err := w.store.Insert(ctx, blk); err != nil {
+		if err := st.Insert(ctx, blk); err != nil {
 			return fmt.Errorf("insert into %s: %w", blk.Table, err)
 		}
 	}
