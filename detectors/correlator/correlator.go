@@ -263,8 +263,10 @@ func (c *Correlator) handle(ctx context.Context, in input) error {
 			outcome = "malformed"
 			break
 		}
+		// A log-pattern alert (often one new line) is evidence, not an
+		// incident by itself: it joins one near it or waits for more.
 		incs, evs = c.engine.Observe(incidents.Signal{Kind: incidents.SignalAlert, Open: e.State == records.AlertFiring,
-			Service: e.Service, Key: e.Fingerprint, TimeMs: e.TimeMs, Score: 1,
+			Service: e.Service, Key: e.Fingerprint, TimeMs: e.TimeMs, Score: 1, Weak: e.Kind == records.KindLogPattern,
 			Title: "Alert " + e.State + ": " + e.Name, Detail: e.Annotations["summary"], Ref: "alerts:" + e.Fingerprint})
 	case records.TopicEvents:
 		e, err := records.DecodeEvent(in.msg.Value)
@@ -365,6 +367,8 @@ func signalOfAnomaly(a *records.Anomaly) incidents.Signal {
 	case records.KindLogPattern:
 		s.Kind = incidents.SignalLogPattern
 		s.Key = a.Rule
+		// A template that is merely new is weak; a surge is not.
+		s.Weak = a.Labels["reason"] == "new_template"
 		s.Title = "Log pattern: " + firstNonEmpty(a.Labels["template"], a.Rule)
 		s.Detail = a.Labels["sample"]
 	default:
