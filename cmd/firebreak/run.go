@@ -272,7 +272,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		complaints = surge.NewStage(surge.StageConfig{Brokers: brokers, Engine: surgeCfg}, producer, reg, log)
 		logCfg := logdetect.Config{Brokers: brokers}
 		if demo { // the demo's services log ~10 lines a second and its day is minutes long
-			logCfg.WarmupLines, logCfg.WarmupTime, logCfg.RateWarmup = 300, 3*time.Minute, 3*time.Minute
+			logCfg.WarmupLines, logCfg.WarmupTime, logCfg.RateWarmup = 300, 5*time.Minute, 5*time.Minute
 		}
 		logPatterns = logdetect.New(logCfg, producer, reg, log)
 	}
