@@ -59,12 +59,17 @@ Stop with Ctrl-C (data stays in %s).
 		url.QueryEscape("SELECT time, kind, state, service, labels['instance'] AS instance, rule, predicted_breach_at, round(value, 3) AS value FROM anomalies FINAL WHERE kind != 'anomaly' OR score >= 0.9 ORDER BY time"),
 		base, cfg.dataDir)
 
-	t := time.NewTicker(cfg.demoRate)
+	// Simulated time advances one --demo-interval per tick; --speed N
+	// ticks N times faster than the wall clock. Every detector works in
+	// event time, so the scripted incidents play out N times faster with
+	// the same baselines, warm-ups and alerts (timestamps then run ahead
+	// of the wall clock).
+	t := time.NewTicker(max(cfg.demoRate/time.Duration(max(cfg.demoSpeed, 1)), time.Millisecond))
 	defer t.Stop()
 	sent, tick := 0, 0
 	for {
 		tick++
-		now := time.Now()
+		now := start.Add(time.Duration(tick) * cfg.demoRate)
 		// Service chatter every tick; a trickle of customer questions.
 		if err := logSender.SendBody(ctx, shop.LogsBody(now, 50, 0.005), "application/x-ndjson"); err != nil && ctx.Err() == nil {
 			log.Warn("demo workload: logs failed", "err", err)
@@ -74,7 +79,7 @@ Stop with Ctrl-C (data stays in %s).
 				log.Warn("demo workload: support message failed", "err", err)
 			}
 		}
-		if err := sender.Send(ctx, shop.Sample(time.Now())); err != nil {
+		if err := sender.Send(ctx, shop.Sample(now)); err != nil {
 			if ctx.Err() != nil {
 				return
 			}

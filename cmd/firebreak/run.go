@@ -91,6 +91,7 @@ type runConfig struct {
 	demoDay    time.Duration
 	demoRate   time.Duration
 	demoFactor int
+	demoSpeed  int
 }
 
 func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
@@ -131,6 +132,7 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 		fs.DurationVar(&c.demoDay, "demo-day", 10*time.Minute, "demo: wall-clock length of one simulated day (daily seasonality compressed in time)")
 		fs.DurationVar(&c.demoRate, "demo-interval", 2*time.Second, "demo: interval between points of every demo series (the detectors score after 130 points: 4.3 minutes at 2s)")
 		fs.IntVar(&c.demoFactor, "demo-instances", 3, "demo: instances per service")
+		fs.IntVar(&c.demoSpeed, "speed", 1, "demo: simulated time runs this many times faster than the wall clock (timestamps run ahead of now)")
 	}
 }
 

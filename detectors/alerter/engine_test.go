@@ -619,3 +619,20 @@ func TestResolveHold(t *testing.T) {
 		t.Fatalf("after the hold: %+v", evs)
 	}
 }
+
+func TestLogPatternAndSurgeSummaries(t *testing.T) {
+	e := NewEngine(testConfig())
+	now := time.Now()
+	lp := &records.Anomaly{Version: 1, Kind: records.KindLogPattern, State: records.StateOpen, SeriesID: 9, Metric: "log_template",
+		Service: "payment", TimeMs: now.UnixMilli(), Value: 12, Labels: map[string]string{"reason": "new_template",
+			"template": "payment gateway timeout after <*>ms", "sample": "payment gateway timeout after 3100ms"}}
+	cs := &records.Anomaly{Version: 1, Kind: records.KindComplaintSurge, State: records.StateOpen, SeriesID: 10, Metric: "support_negative_messages",
+		Service: "payment", TimeMs: now.UnixMilli(), Value: 14, Expected: 0.4, Labels: map[string]string{"channel": "chat", "sample_1": "付款失败"}}
+	got := e.Observe(lp, now)[0].Annotations["summary"]
+	if got != "payment logs a message it never logged before: payment gateway timeout after <*>ms" {
+		t.Errorf("log pattern summary %q", got)
+	}
+	if got := e.Observe(cs, now)[0].Annotations["summary"]; !strings.Contains(got, "14 clearly negative customer messages a minute on chat") {
+		t.Errorf("complaint surge summary %q", got)
+	}
+}

@@ -126,6 +126,23 @@ func (e *Engine) seriesAnnotations(a *records.Anomaly) map[string]string {
 			rule, seriesText(a), at, opText(a.Op), formatValue(a.Metric, a.Threshold), breach.Format(time.RFC3339), v, x, band, ann["score"])
 		return ann
 	}
+	switch a.Kind {
+	case records.KindLogPattern:
+		what := map[string]string{"new_template": "logs a message it never logged before",
+			"template_surge": "logs a message far more often than usual", "error_surge": "logs errors far more often than usual"}[a.Labels["reason"]]
+		if what == "" {
+			what = "logs something unusual"
+		}
+		ann["summary"] = clip(fmt.Sprintf("%s %s: %s", a.Service, what, firstNonEmpty(a.Labels["template"], a.Labels["sample"])), 300)
+		ann["description"] = clip(fmt.Sprintf("%s at %s: %s a minute (usually %s). Sample: %s", a.Service, at, v, x, a.Labels["sample"]), 1000)
+		ann["template"] = clip(a.Labels["template"], 500)
+		return ann
+	case records.KindComplaintSurge:
+		ann["summary"] = clip(fmt.Sprintf("%s: %s clearly negative customer messages a minute on %s (usually %s)", a.Service, v, a.Labels["channel"], x), 300)
+		ann["description"] = clip(fmt.Sprintf("Complaint surge at %s; %s messages that minute, negative share %s. Samples (redacted): %s | %s | %s",
+			at, a.Labels["messages"], a.Labels["negative_share"], a.Labels["sample_1"], a.Labels["sample_2"], a.Labels["sample_3"]), 1000)
+		return ann
+	}
 	dir := a.Direction
 	if dir == "" {
 		dir = "up"
@@ -401,4 +418,13 @@ func joinUnits(a int64, au string, b int64, bu string) string {
 		return strconv.FormatInt(a, 10) + au
 	}
 	return strconv.FormatInt(a, 10) + au + strconv.FormatInt(b, 10) + bu
+}
+
+func firstNonEmpty(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }

@@ -229,13 +229,16 @@ func (e *Engine) dropWeak(s Signal) {
 }
 
 // takeWeak removes and returns the weak signals that belong with s:
-// within JoinWindow before it and MaxDistance of its service, oldest first.
+// within JoinWindow before it, on its service or upstream of it within
+// MaxDistance (possible causes; a caller's noise that came first must not
+// become the first suspect), oldest first.
 func (e *Engine) takeWeak(s Signal) []Signal {
 	var took []Signal
 	keep := e.weak[:0]
 	for _, w := range e.weak {
 		d := e.distance(w.Service, []string{s.Service})
-		if w.TimeMs <= s.TimeMs && s.TimeMs-w.TimeMs <= e.cfg.JoinWindow.Milliseconds() && d >= 0 && d <= e.cfg.MaxDistance {
+		cause := w.Service == s.Service || (e.cfg.Graph != nil && e.cfg.Graph.Upstream(s.Service, w.Service))
+		if cause && w.TimeMs <= s.TimeMs && s.TimeMs-w.TimeMs <= e.cfg.JoinWindow.Milliseconds() && d >= 0 && d <= e.cfg.MaxDistance {
 			took = append(took, w)
 		} else {
 			keep = append(keep, w)

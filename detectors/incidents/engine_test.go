@@ -142,3 +142,16 @@ func TestWeakSignalsJoinButDoNotOpen(t *testing.T) {
 		t.Fatalf("root causes %+v", act[0].RootCauses)
 	}
 }
+
+// A caller's weak noise just before a strong signal is not pulled in as
+// the first suspect; the callee's own weak signals are.
+func TestWeakSignalsPulledOnlyFromPossibleCauses(t *testing.T) {
+	e := engine(t)
+	e.Observe(Signal{Kind: SignalLogPattern, Open: true, Service: "checkout", Key: "t1", TimeMs: min(0), Weak: true})
+	e.Observe(Signal{Kind: SignalAnomaly, Open: true, Service: "payment", Key: "s1", TimeMs: min(1), Score: 0.7, Weak: true})
+	e.Observe(Signal{Kind: SignalAnomaly, Open: true, Service: "payment", Key: "s2", TimeMs: min(2), Score: 0.95})
+	act := e.Active()
+	if len(act) != 1 || act[0].OpenedMs != min(1) || strings.Join(act[0].Services, ",") != "payment" || act[0].RootCauses[0].Service != "payment" {
+		t.Fatalf("%+v", act)
+	}
+}
