@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/firebreak-aiops/firebreak/detectors/logpatterns"
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
@@ -468,40 +469,9 @@ func (p *partition) checkpoint(ctx context.Context, gen *kafka.Generation) error
 // state topic partition to its end, and returns the offset to resume the
 // logs partition from (-1: none, start at the beginning).
 func (p *partition) restore(ctx context.Context) (int64, error) {
-	brokers := p.stage.cfg.Brokers
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		records.TopicDetectorState: {kafka.FirstOffsetOf(p.id), kafka.LastOffsetOf(p.id)},
-	}})
-	if err != nil {
-		return -1, fmt.Errorf("list checkpoint offsets: %w", err)
-	}
-	var first, last int64 = -1, -1
-	for _, po := range resp.Topics[records.TopicDetectorState] {
-		if po.Partition != p.id {
-			continue
-		}
-		if po.Error != nil {
-			return -1, fmt.Errorf("list checkpoint offsets: %w", po.Error)
-		}
-		first, last = po.FirstOffset, po.LastOffset
-	}
-	if last <= first || last <= 0 {
-		return -1, nil // no checkpoint yet
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: records.TopicDetectorState,
-		Partition: p.id, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(first); err != nil {
-		return -1, err
-	}
 	latest := map[string]map[int][]byte{}
 	offset := int64(-1)
-	for {
-		msg, err := r.FetchMessage(ctx)
-		if err != nil {
-			return -1, fmt.Errorf("read checkpoint: %w", err)
-		}
+	err := bus.ReadToEnd(ctx, p.stage.cfg.Brokers, records.TopicDetectorState, p.id, func(msg kafka.Message) error {
 		if bytes.Equal(msg.Key, offsetKey) && len(msg.Value) == 8 {
 			offset = int64(binary.BigEndian.Uint64(msg.Value))
 		} else if name, i, ok := parseChunkKey(msg.Key); ok {
@@ -516,9 +486,10 @@ func (p *partition) restore(ctx context.Context) (int64, error) {
 				parts[i] = msg.Value
 			}
 		}
-		if msg.Offset >= last-1 {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return -1, fmt.Errorf("read checkpoint: %w", err)
 	}
 	for name, parts := range latest {
 		if len(parts) == 0 {

@@ -33,6 +33,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/firebreak-aiops/firebreak/detectors/logpatterns"
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
@@ -162,39 +163,7 @@ func New(cfg Config, pub Publisher, reg prometheus.Registerer, log *slog.Logger)
 // Run joins the consumer group and mines every assigned partition until
 // ctx ends; at the end each partition checkpoints.
 func (s *Stage) Run(ctx context.Context) error {
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                     s.cfg.GroupID,
-		Brokers:                s.cfg.Brokers,
-		Topics:                 []string{records.TopicLogs},
-		StartOffset:            kafka.FirstOffset,
-		HeartbeatInterval:      2 * time.Second,
-		SessionTimeout:         20 * time.Second,
-		RebalanceTimeout:       20 * time.Second,
-		PartitionWatchInterval: 5 * time.Second,
-		WatchPartitionChanges:  true,
-		Timeout:                10 * time.Second,
-	})
-	if err != nil {
-		return fmt.Errorf("log detector consumer group: %w", err)
-	}
-	defer cg.Close()
-	for attempt := 0; ; {
-		gen, err := cg.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
-				return nil
-			}
-			attempt++
-			s.log.Warn("log detector group: joining failed, retrying", "err", err, "attempt", attempt)
-			sleep(ctx, backoff(attempt))
-			continue
-		}
-		attempt = 0
-		for _, a := range gen.Assignments[records.TopicLogs] {
-			id := a.ID
-			gen.Start(func(gctx context.Context) { s.runPartition(gctx, gen, id) })
-		}
-	}
+	return bus.ConsumePartitions(ctx, s.cfg.Brokers, s.cfg.GroupID, records.TopicLogs, s.log, s.minePartition)
 }
 
 // Services and Templates report how many services and templates the stage
@@ -212,21 +181,6 @@ func (s *Stage) sum(f func(*partition) int64) int {
 		n += f(p)
 	}
 	return int(n)
-}
-
-func (s *Stage) runPartition(ctx context.Context, gen *kafka.Generation, id int) {
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		err := s.minePartition(ctx, gen, id)
-		if err == nil {
-			return
-		}
-		if ctx.Err() != nil {
-			s.log.Warn("log detector partition stopped with an error (the last checkpoint may be older)", "partition", id, "err", err)
-			return
-		}
-		s.log.Warn("log detector partition failed, restarting it from its checkpoint", "partition", id, "err", err, "attempt", attempt)
-		sleep(ctx, backoff(attempt))
-	}
 }
 
 func (s *Stage) minePartition(ctx context.Context, gen *kafka.Generation, id int) error {
@@ -344,7 +298,7 @@ func (s *Stage) publish(ctx context.Context, part int, msgs []kafka.Message) err
 			return ctx.Err()
 		}
 		s.log.Warn("log detector could not publish, retrying", "partition", part, "err", err, "attempt", attempt)
-		sleep(ctx, backoff(attempt))
+		bus.Sleep(ctx, bus.Backoff(attempt))
 	}
 }
 
@@ -356,17 +310,4 @@ func (s *Stage) header(id int) kafka.Header {
 	h := kafka.Header{Key: records.HeaderPartition, Value: strconv.AppendInt(nil, int64(id), 10)}
 	s.headers.Store(id, h)
 	return h
-}
-
-func backoff(attempt int) time.Duration {
-	return min(100*time.Millisecond<<min(attempt, 7), 10*time.Second)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
