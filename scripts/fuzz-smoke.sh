@@ -12,7 +12,9 @@ for file in $(grep -rlE '^func Fuzz' --include='*_test.go' collectors pipeline d
   for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)' "$file" | awk '{print $2}'); do
     n=$((n + 1))
     start=$SECONDS
-    if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
+    # A short minimization: a crash found late in a short run must still be
+    # reported as the crash, not as the run's deadline passing mid-minimization.
+    if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 10x "$pkg" 2>&1); then
       echo "fuzz: $pkg $target FAILED"
       echo "$out" | tail -30
       exit 1
