@@ -153,23 +153,11 @@ func (s *Stage) detectPartition(ctx context.Context, gen *kafka.Generation, id i
 		s.metrics.series.Sub(float64(len(p.series)))
 	}()
 
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        s.cfg.Brokers,
-		Topic:          records.TopicMetrics,
-		Partition:      id,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        200 * time.Millisecond,
-		ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-	})
-	defer r.Close()
-	if offset < 0 {
-		offset = kafka.FirstOffset
-	}
-	if err := r.SetOffset(offset); err != nil {
+	r, err := bus.PartitionReader(s.cfg.Brokers, records.TopicMetrics, id, offset)
+	if err != nil {
 		return err
 	}
+	defer r.Close()
 	return p.loop(ctx, r, gen)
 }
 

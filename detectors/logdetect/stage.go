@@ -204,23 +204,11 @@ func (s *Stage) minePartition(ctx context.Context, gen *kafka.Generation, id int
 		p.remove()
 	}()
 
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        s.cfg.Brokers,
-		Topic:          records.TopicLogs,
-		Partition:      id,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        200 * time.Millisecond,
-		ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-	})
-	defer r.Close()
-	if offset < 0 {
-		offset = kafka.FirstOffset
-	}
-	if err := r.SetOffset(offset); err != nil {
+	r, err := bus.PartitionReader(s.cfg.Brokers, records.TopicLogs, id, offset)
+	if err != nil {
 		return err
 	}
+	defer r.Close()
 	return p.loop(ctx, r, gen)
 }
 

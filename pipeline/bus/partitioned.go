@@ -123,3 +123,27 @@ func ReadToEnd(ctx context.Context, brokers []string, topic string, partition in
 		}
 	}
 }
+
+// PartitionReader reads one partition from offset (negative: its first
+// record), tuned for stages that own the partition and poll it with short
+// fetch deadlines. The caller closes it.
+func PartitionReader(brokers []string, topic string, partition int, offset int64) (*kafka.Reader, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        brokers,
+		Topic:          topic,
+		Partition:      partition,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        200 * time.Millisecond,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+	})
+	if offset < 0 {
+		offset = kafka.FirstOffset
+	}
+	if err := r.SetOffset(offset); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
