@@ -90,7 +90,10 @@ func startCommand(t *testing.T, command, dataDir string, httpAddr, brokerAddr st
 	syslogAddr := freeAddr(t) // TCP and UDP on the same port number
 	args := append([]string{command, "--data-dir", dataDir, "--http-addr", httpAddr, "--broker-listen", brokerAddr,
 		"--partitions", "4", "--batch-wait", "200ms", "--otlp-grpc-addr", freeAddr(t),
-		"--syslog-udp-addr", syslogAddr, "--syslog-tcp-addr", syslogAddr}, extra...)
+		"--syslog-udp-addr", syslogAddr, "--syslog-tcp-addr", syslogAddr,
+		// Tests count the samples they sent; firebreak's own metrics would add
+		// to them. A test that wants them passes the flag again (the last wins).
+		"--self-metrics-interval", "0"}, extra...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

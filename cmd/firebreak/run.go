@@ -29,6 +29,7 @@ import (
 	"github.com/firebreak-aiops/firebreak/collectors/loki"
 	"github.com/firebreak-aiops/firebreak/collectors/otlp"
 	"github.com/firebreak-aiops/firebreak/collectors/remotewrite"
+	"github.com/firebreak-aiops/firebreak/collectors/selfmetrics"
 	"github.com/firebreak-aiops/firebreak/collectors/support"
 	"github.com/firebreak-aiops/firebreak/collectors/syslog"
 	"github.com/firebreak-aiops/firebreak/detectors/alerter"
@@ -69,6 +70,7 @@ type runConfig struct {
 	sqlTimeout      time.Duration
 	logLevel        string
 	pprof           bool
+	selfMetrics     time.Duration
 	ingestTokens    listFlag
 	ingestRates     listFlag
 	tlsCert         string
@@ -127,6 +129,7 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.StringVar(&c.topologyFile, "topology", "", "YAML file of services and their dependencies (docs/incidents.md), used to group anomalies into incidents and rank root causes; empty groups by service only (the demo uses its shop topology)")
 	fs.DurationVar(&c.resolveHold, "alert-resolve-hold", 2*time.Minute, "alerter: an anomaly alert resolves only if its series stays normal this long after it recovered (no flapping)")
 	fs.StringVar(&c.dashboardURL, "dashboard-url", "http://localhost:3000/d/firebreak-service", "Grafana dashboard that alerts link to (generatorURL)")
+	fs.DurationVar(&c.selfMetrics, "self-metrics-interval", 15*time.Second, "store firebreak's own /metrics in the samples table (job=\"firebreak\") this often, for the self-health dashboard; detectors do not read them; 0 turns it off")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
 	if demo {
 		fs.DurationVar(&c.demoDay, "demo-day", 10*time.Minute, "demo: wall-clock length of one simulated day (daily seasonality compressed in time)")
@@ -445,6 +448,14 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		}()
 	}
 	addr := ln.Addr().String()
+	if cfg.selfMetrics > 0 {
+		scraper := selfmetrics.New(selfmetrics.Config{Gatherer: reg, Publisher: pub, Instance: addr, Interval: cfg.selfMetrics, Logger: log}, reg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scraper.Run(stageCtx)
+		}()
+	}
 	log.Info("firebreak ready", "http", addr, "kafka", brokers, "store", st.Kind(), "data_dir", cfg.dataDir)
 	if demo {
 		wg.Add(1)

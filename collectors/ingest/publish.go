@@ -99,7 +99,13 @@ type Series struct {
 // exactly as remote_write does (the same series from OTLP and from
 // remote_write is the same series).
 func (p *Publisher) PublishSamples(ctx context.Context, series []Series) (samples int, err error) {
-	parts := max(1, p.Partitions(records.TopicMetrics))
+	return p.PublishSamplesTo(ctx, records.TopicMetrics, series)
+}
+
+// PublishSamplesTo is PublishSamples to another topic of the same format
+// (firebreak's own metrics go to records.TopicSelfMetrics).
+func (p *Publisher) PublishSamplesTo(ctx context.Context, topic string, series []Series) (samples int, err error) {
+	parts := max(1, p.Partitions(topic))
 	limit := p.MaxRecordBytes
 	if limit <= 0 {
 		limit = 1 << 20
@@ -117,13 +123,13 @@ func (p *Publisher) PublishSamples(ctx context.Context, series []Series) (sample
 		b.Add(id, s.Labels, s.Points)
 		samples += len(s.Points)
 		if b.Size() >= limit {
-			msgs = append(msgs, kafka.Message{Topic: records.TopicMetrics, Key: b.Key(), Value: b.AppendRecord(nil)})
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: b.Key(), Value: b.AppendRecord(nil)})
 			b.Reset()
 		}
 	}
 	for i := range builders {
 		if builders[i].Series() > 0 {
-			msgs = append(msgs, kafka.Message{Topic: records.TopicMetrics, Key: builders[i].Key(), Value: builders[i].AppendRecord(nil)})
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: builders[i].Key(), Value: builders[i].AppendRecord(nil)})
 		}
 	}
 	if len(msgs) == 0 {

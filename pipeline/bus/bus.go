@@ -101,6 +101,7 @@ func Topics(partitions int, retention time.Duration) []TopicSpec {
 	week := 7 * 24 * time.Hour
 	return append(specs,
 		TopicSpec{Name: records.TopicDeadLetter, Partitions: 1, Configs: ms(week)},
+		TopicSpec{Name: records.TopicSelfMetrics, Partitions: 1, Configs: ms(retention)},
 		TopicSpec{Name: records.TopicAnomalies, Partitions: 1, Configs: ms(max(retention, week))},
 		TopicSpec{Name: records.TopicAlerts, Partitions: 1, Configs: ms(max(retention, week))},
 		TopicSpec{Name: records.TopicEvents, Partitions: 1, Configs: ms(max(retention, week))},

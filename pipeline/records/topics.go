@@ -10,6 +10,11 @@ package records
 const (
 	TopicMetrics    = "firebreak.metrics"
 	TopicDeadLetter = "firebreak.deadletter"
+	// TopicSelfMetrics carries firebreak's own metrics (collectors/selfmetrics),
+	// in the metrics topic's format. The writer stores them in samples like any
+	// series; detectors do not read this topic, so firebreak's own counters
+	// never page anyone through firebreak and cannot feed back into it.
+	TopicSelfMetrics = "firebreak.self-metrics"
 )
 
 // DataTopics are the topics the writer stores in ClickHouse.

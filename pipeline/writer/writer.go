@@ -78,7 +78,8 @@ func (c Config) withDefaults() Config {
 // data topics, the detectors' outputs and the incident stage's (a fresh
 // slice every call).
 func DefaultTopics() []string {
-	out := append(append([]string(nil), records.DataTopics...), records.DetectionTopics...)
+	out := append(append([]string(nil), records.DataTopics...), records.TopicSelfMetrics)
+	out = append(out, records.DetectionTopics...)
 	out = append(out, records.PatternTopics...)
 	return append(out, records.IncidentTopics...)
 }
@@ -187,7 +188,7 @@ func (w *Writer) newBatch(seen *seriesCache) *batch {
 	b := &batch{encoders: map[string]tableEncoder{}, commits: map[partitionKey]kafka.Message{}}
 	for _, t := range w.cfg.Topics {
 		switch t {
-		case records.TopicMetrics:
+		case records.TopicMetrics, records.TopicSelfMetrics:
 			b.encoders[t] = newSamplesEncoder(seen)
 		case records.TopicLogs:
 			b.encoders[t] = newLogsEncoder()
