@@ -72,6 +72,8 @@ type runConfig struct {
 	pprof           bool
 	selfMetrics     time.Duration
 	ingestTokens    listFlag
+	readTokens      listFlag
+	sqlMaxMemory    int64
 	ingestRates     listFlag
 	tlsCert         string
 	tlsKey          string
@@ -111,8 +113,10 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.DurationVar(&c.batchWait, "batch-wait", 500*time.Millisecond, "writer: insert a non-empty batch at the latest this long after its first record")
 	fs.Int64Var(&c.sqlMaxRows, "sql-max-rows", 100_000, "read API: most rows one query may return (the query fails beyond)")
 	fs.DurationVar(&c.sqlTimeout, "sql-timeout", 30*time.Second, "read API: longest a query may run")
+	fs.Int64Var(&c.sqlMaxMemory, "sql-max-memory-bytes", 2<<30, "read API: most memory one query may use (the engine stops it beyond)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Var(&c.ingestTokens, "ingest-token", "bearer token collectors require, as SOURCE=TOKEN (sources: remote_write, otlp_http, otlp_grpc, loki, jsonlines, support) or TOKEN for all; repeatable. Without any, collectors are open")
+	fs.Var(&c.readTokens, "read-token", "bearer token the read API requires (/api/v1/sql, series, query_range, incidents, topology, …: what the Grafana data source calls); repeatable, any one is accepted. Collectors' --ingest-token does not open it. Without any, the read API is open")
 	fs.Var(&c.ingestRates, "ingest-rate", "per-source request rate limit, as SOURCE=REQUESTS_PER_SECOND[:BURST] or RATE[:BURST] for every source; repeatable. Over it: 429 with Retry-After")
 	fs.StringVar(&c.otlpGRPCAddr, "otlp-grpc-addr", "127.0.0.1:4317", "host:port of the OTLP/gRPC receiver (metrics and logs); empty turns it off. OTLP/HTTP is on --http-addr at /v1/metrics and /v1/logs")
 	fs.StringVar(&c.syslogUDPAddr, "syslog-udp-addr", "127.0.0.1:1514", "host:port of the syslog receiver over UDP (RFC 5424 and 3164); empty turns it off")
@@ -184,7 +188,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	}
 
 	// ClickHouse: embedded chDB unless a server DSN is given.
-	limits := store.Limits{MaxResultRows: cfg.sqlMaxRows, MaxExecutionSecs: cfg.sqlTimeout.Seconds()}
+	limits := store.Limits{MaxResultRows: cfg.sqlMaxRows, MaxExecutionSecs: cfg.sqlTimeout.Seconds(), MaxMemoryBytes: cfg.sqlMaxMemory}
 	var st store.Store
 	var insertStores []store.Store // more connections for the writer's parallel inserts (chDB)
 	if cfg.clickhouseDSN != "" {
@@ -313,10 +317,15 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	mux.Handle("POST /api/v1/incidents/{id}/{action}", guard.Wrap(events.SourceActions, ev.Actions()))
 	mux.Handle("POST /api/v1/write", rw)
 	mux.Handle("/api/v1/write", rw) // other methods: 405 with a reason
-	queryapi.New(st, log).Register(mux)
+	// The read API sits behind its own tokens: a collector's token must not
+	// read the data back, and analysts need no right to write. Collectors'
+	// more specific patterns above take precedence over "/api/v1/".
+	read := http.NewServeMux()
+	queryapi.New(st, log).Register(read)
 	if correlate != nil {
-		mux.Handle("GET /api/v1/topology", correlate.TopologyHandler())
+		read.Handle("GET /api/v1/topology", correlate.TopologyHandler())
 	}
+	mux.Handle("/api/v1/", ingest.RequireBearer(cfg.readTokens, "--read-token", read))
 	health := &healthChecker{brokers: brokers, store: st, writer: w}
 	mux.Handle("GET /healthz", health)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
