@@ -14,6 +14,7 @@ type metrics struct {
 	restoreSeconds    prometheus.Histogram
 	restoredSeries    prometheus.Counter
 	restoreErrors     prometheus.Counter
+	recordDelay       prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -64,8 +65,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "firebreak_detector_restore_errors_total",
 			Help: "Series states that could not be restored (another build's model, damage); those series relearn.",
 		}),
+		recordDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "firebreak_detector_record_delay_seconds",
+			Help:    "Wall time from a metrics record's produce time (the collector's acknowledgement) to the detector scoring it: the detector's latency, lag included.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
+		}),
 	}
-	reg.MustRegister(m.points, m.skipped, m.malformed, m.series, m.anomalies, m.bandsPublished,
+	reg.MustRegister(m.recordDelay, m.points, m.skipped, m.malformed, m.series, m.anomalies, m.bandsPublished,
 		m.checkpointSeconds, m.checkpointSeries, m.restoreSeconds, m.restoredSeries, m.restoreErrors)
 	return m
 }

@@ -49,6 +49,9 @@ func newPartition(s *Stage, id int) *partition {
 func (p *partition) consume(msg kafka.Message) error {
 	err := records.DecodeSamples(msg.Value, p, &p.labelBuf)
 	p.endSeries()
+	if !msg.Time.IsZero() {
+		p.stage.metrics.recordDelay.Observe(time.Since(msg.Time).Seconds())
+	}
 	if err != nil {
 		p.stage.metrics.malformed.Inc()
 		p.stage.log.Warn("detector skipped an undecodable metrics record (the writer dead-letters it)",
