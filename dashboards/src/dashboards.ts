@@ -5,8 +5,11 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
 import { historyDashboard } from './history';
+import { incidentDashboard } from './incident';
 import { nocDashboard } from './noc';
+import { selfDashboard } from './self';
 import { serviceDashboard } from './service';
+import { supportDashboard } from './support';
 
 export interface DashboardFile {
   /** Grafana folder, and the directory under dashboards/. */
@@ -21,6 +24,9 @@ export const DASHBOARDS: DashboardFile[] = [
   { folder: FOLDER, file: 'noc-overview.json', build: () => finish(nocDashboard()) },
   { folder: FOLDER, file: 'service-drilldown.json', build: () => finish(serviceDashboard()) },
   { folder: FOLDER, file: 'alerts-anomalies-history.json', build: () => finish(historyDashboard()) },
+  { folder: FOLDER, file: 'incident-analyst.json', build: () => finish(incidentDashboard()) },
+  { folder: FOLDER, file: 'support-sentiment.json', build: () => finish(supportDashboard()) },
+  { folder: FOLDER, file: 'firebreak-self-health.json', build: () => finish(selfDashboard()) },
 ];
 
 /**

@@ -1,39 +1,71 @@
-// NOC overview: the wall screen. What pages now, what the detectors see, and
-// whether data still flows. "Now" panels show the state as of the end of
-// the picked range ($__to), so moving the time picker back replays the wall.
+// NOC overview: the wall screen, readable across a room (large numbers, few
+// panels, 10 s refresh). Open incidents, what pages, the health of every
+// service, forecasts about to breach, what customers say against their
+// usual level, and whether Firebreak itself still ingests. "Now" panels
+// show the state as of the end of the picked range ($__to), so moving the
+// time picker back replays the wall.
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
-import { sql } from './firebreak';
+import { FirebreakAnnotationBuilder, query, sql } from './firebreak';
 import {
   displayName,
   fromNow,
+  healthMappings,
   hidden,
+  incidentSeverityCell,
+  INCIDENT_SEVERITY_COLORS,
   link,
   severityCell,
-  stackedBarsPanel,
-  statPanel,
+  stateTimelinePanel,
   tablePanel,
   thresholdsFrom,
   timeseriesPanel,
+  wallStatPanel,
   width,
 } from './panels';
-import { ERROR_LOGS, RANGE_END, SEVERITIES, asOfRangeEnd, bySeverity, labelsText, nullIfEpoch, serviceName } from './sql';
+import {
+  INCIDENT_SEVERITIES,
+  RANGE_END,
+  SEVERITIES,
+  asOfRangeEnd,
+  bySeverity,
+  counterIncrease,
+  labelsText,
+  nullIfEpoch,
+  selfMetric,
+} from './sql';
 
 export const NOC_UID = 'firebreak-noc';
 
 const serviceLink = (service: string) =>
   `/d/firebreak-service?var-service=\${__data.fields.${service}}&\${__url_time_range}`;
 
+/** Complaint surges (detectors/surge) as annotations: when customers started complaining, and about what. */
+export function complaintSurgeAnnotation(): FirebreakAnnotationBuilder {
+  return new FirebreakAnnotationBuilder(
+    'Complaint surges',
+    sql`
+      SELECT time, concat('Complaint surge: ', service, ' (', labels['channel'], ')') AS title,
+        concat(toString(value), ' negative messages a minute, usually ', toString(round(expected, 1)), '; ', labels['sample_1']) AS text,
+        ['complaint_surge', service] AS tags
+      FROM anomalies FINAL
+      WHERE kind = 'complaint_surge' AND state = 'open' AND $__timeFilter(time)
+      ORDER BY time
+    `,
+    'purple',
+  );
+}
+
 export function nocDashboard(): dashboard.DashboardBuilder {
   return (
     new dashboard.DashboardBuilder('Firebreak NOC overview')
       .uid(NOC_UID)
-      .description('Wall screen: firing alerts, open detector findings, ingest, log errors and customer sentiment.')
+      .description('Wall screen: open incidents, firing alerts, service health, predicted breaches, customer sentiment and ingest.')
       .tags(['firebreak', 'noc'])
       .readonly()
       .time({ from: 'now-6h', to: 'now' })
-      .refresh('30s')
+      .refresh('10s')
       .timezone('browser')
       .tooltip(dashboard.DashboardCursorSync.Crosshair)
       .timepicker(new dashboard.TimePickerBuilder().refreshIntervals(['10s', '30s', '1m', '5m', '15m']))
@@ -52,13 +84,43 @@ export function nocDashboard(): dashboard.DashboardBuilder {
           .keepTime(true)
           .includeVars(false),
       )
+      .annotation(new FirebreakAnnotationBuilder('Incidents', query().incidents().annotations(), 'red'))
+      .annotation(complaintSurgeAnnotation())
 
       // Row 1: big numbers.
       .withPanel(
-        statPanel('Firing alerts')
+        wallStatPanel('Open incidents')
+          .description('Incidents open at the end of the range, by severity (P1: users affected broadly or complaining).')
+          .height(6)
+          .span(10)
+          .thresholds(thresholdsFrom(1, 'red'))
+          .overrides(
+            INCIDENT_SEVERITIES.map((sev) => ({
+              matcher: { id: 'byName', options: sev },
+              properties: [{ id: 'thresholds', value: thresholdsFrom(1, INCIDENT_SEVERITY_COLORS[sev]).build() }],
+            })),
+          )
+          .withTarget(
+            sql`
+              SELECT severity, sum(n) AS open_incidents
+              FROM (
+                SELECT arrayJoin([${INCIDENT_SEVERITIES.map((s) => `'${s}'`).join(', ')}]) AS severity, toUInt64(0) AS n
+                UNION ALL
+                SELECT severity, count() AS n
+                FROM incidents FINAL
+                WHERE state = 'open' AND ${asOfRangeEnd()}
+                GROUP BY severity
+              )
+              GROUP BY severity
+              ORDER BY severity
+            `,
+          ),
+      )
+      .withPanel(
+        wallStatPanel('Firing alerts')
           .description('Alerts firing at the end of the range, by severity (latest transition per fingerprint).')
-          .height(5)
-          .span(12)
+          .height(6)
+          .span(7)
           .thresholds(thresholdsFrom(1, 'red'))
           .withTarget(
             sql`
@@ -82,193 +144,115 @@ export function nocDashboard(): dashboard.DashboardBuilder {
           ),
       )
       .withPanel(
-        statPanel('Open detector findings')
+        wallStatPanel('Ingest')
           .description(
-            'Problems open at the end of the range: anomalous series, silent sources (a series stopped at its learned cadence) and forecasts crossing a rule threshold.',
+            "Firebreak's own metrics (self-scrape every 15 s): items accepted per second and requests refused per second over the last 5 minutes of the range, the writer's Kafka lag, and records dead-lettered in the range.",
           )
-          .height(5)
-          .span(12)
+          .height(6)
+          .span(7)
           .thresholds(thresholdsFrom(1, 'orange'))
-          .overrideByName('anomalies', displayName('Anomalous series'))
-          .overrideByName('silent_sources', [...displayName('Silent sources'), { id: 'thresholds', value: thresholdsFrom(1, 'red').build() }])
-          .overrideByName('predicted_breaches', displayName('Predicted breaches'))
+          .overrideByName('accepted_per_s', [...displayName('accepted/s'), { id: 'thresholds', value: thresholdsFrom(0, 'green').build() }, { id: 'decimals', value: 0 }])
+          .overrideByName('refused_per_s', [...displayName('refused/s'), { id: 'decimals', value: 1 }])
+          .overrideByName('kafka_lag', [...displayName('Kafka lag'), { id: 'thresholds', value: thresholdsFrom(10000, 'orange').build() }])
+          .overrideByName('dead_letters', [...displayName('dead letters'), { id: 'thresholds', value: thresholdsFrom(1, 'red').build() }])
           .withTarget(
             sql`
               SELECT
-                countIf(kind = 'anomaly') AS anomalies,
-                countIf(kind = 'silence') AS silent_sources,
-                countIf(kind = 'predictive') AS predicted_breaches
+                sumIf(increase, metric = 'firebreak_collector_accepted_total' AND t >= recent) / 300 AS accepted_per_s,
+                sumIf(increase, metric = 'firebreak_collector_rejected_total' AND t >= recent) / 300 AS refused_per_s,
+                (
+                  SELECT argMax(value, time)
+                  FROM samples
+                  WHERE ${selfMetric(['firebreak_writer_kafka_lag_messages'])} AND $__timeFilter(time)
+                ) AS kafka_lag,
+                sumIf(increase, metric = 'firebreak_writer_dead_letters_total') AS dead_letters
               FROM (
-                SELECT kind, series_id, rule, argMax(state, time) AS last_state
-                FROM anomalies FINAL
-                WHERE ${asOfRangeEnd()}
-                GROUP BY kind, series_id, rule
-              )
-              WHERE last_state = 'open'
+                ${counterIncrease(['firebreak_collector_accepted_total', 'firebreak_collector_rejected_total', 'firebreak_writer_dead_letters_total'], "labels['source']")}
+              ) AS increases
+              CROSS JOIN (SELECT fromUnixTimestamp64Milli($__to) - INTERVAL 5 MINUTE AS recent) AS range_end
             `,
           ),
       )
 
-      // Row 2: what pages.
+      // Row 2: incidents and service health.
       .withPanel(
-        tablePanel('Firing alerts: details')
-          .description('One row per firing alert; the name links to the generator URL the alerter sent to Alertmanager.')
+        tablePanel('Incidents now')
+          .description('Open incidents, newest first: severity, services, the likeliest root cause and a link to the report.')
           .height(9)
-          .span(24)
-          .overrideByName('alertname', [...width(260), ...link('Open the problem', '${__data.fields.generator_url}', true)])
-          .overrideByName('service', [...width(160), ...link('Service drill-down', serviceLink('service'))])
-          .overrideByName('severity', [...width(100), ...severityCell])
-          .overrideByName('kind', width(100))
-          .overrideByName('since', [...width(150), ...fromNow])
-          .overrideByName('generator_url', hidden)
-          .overrideByName('fingerprint', hidden)
-          .withTarget(
-            sql`
-              SELECT
-                last.2 AS alertname,
-                last.3 AS service,
-                last.4 AS severity,
-                last.5 AS kind,
-                last.6 AS since,
-                last.7 AS summary,
-                last.8 AS generator_url,
-                fingerprint
-              FROM (
-                SELECT fingerprint,
-                  argMax((state, alertname, service, severity, kind, starts_at, annotations['summary'], generator_url), time) AS last
-                FROM alerts FINAL
-                WHERE ${asOfRangeEnd()}
-                GROUP BY fingerprint
-              )
-              WHERE last.1 = 'firing'
-              ORDER BY ${bySeverity('severity')}, since
-            `,
-          ),
-      )
-
-      // Row 3: detectors and ingest.
-      .withPanel(
-        stackedBarsPanel('Anomalies per service')
-          .description('Anomaly events opened per service and interval (kind anomaly).')
-          .height(8)
           .span(12)
-          .interval('5m')
-          .withTarget(
-            sql`
-              SELECT $__timeGroup(time, $__interval) AS t, ${serviceName('service')} AS service_name, count() AS anomalies
-              FROM anomalies FINAL
-              WHERE $__timeFilter(time) AND kind = 'anomaly' AND state = 'open'
-              GROUP BY t, service_name
-              ORDER BY t
-            `.timeSeries(),
-          )
-          // LongToWide names the label after the text column.
-          .displayName('${__field.labels.service_name}'),
+          .overrideByName('severity', [...width(80), ...incidentSeverityCell])
+          .overrideByName('id', hidden)
+          .withTarget(query().incidents({ state: 'open', limit: 20 })),
       )
       .withPanel(
-        timeseriesPanel('Ingest rate')
-          .description('Samples stored per minute (1-minute rollup; a point replayed after a crash counts twice).')
-          .height(8)
+        stateTimelinePanel('Service health')
+          .description(
+            'One row per service: ok, anomalous (an open finding: an anomaly scoring 0.9 or more, a log pattern, a forecast or a complaint surge) or silent (a series stopped arriving and has not come back).',
+          )
+          .height(9)
           .span(12)
           .interval('1m')
-          .unit('short')
-          .fillOpacity(20)
-          .axisSoftMin(0)
+          .mappings(healthMappings())
+          .withTransformation({ id: 'partitionByValues', options: { fields: ['service_name'], keepFields: false, naming: { asLabels: true } } })
+          .displayName('${__field.labels.service_name}')
           .withTarget(
             sql`
-              SELECT $__timeGroup(minute, $__interval) AS t, sum(count) / greatest($__interval_ms / 60000, 1) AS samples_per_minute
-              FROM samples_1m
-              WHERE $__timeFilter(minute)
-              GROUP BY t
-              ORDER BY t
-            `.timeSeries(),
-          )
-          .displayName('samples/min'),
-      )
-
-      // Row 4: logs and customers.
-      .withPanel(
-        timeseriesPanel('Log errors per service')
-          .description('Log entries at severity error or worse, per minute.')
-          .height(8)
-          .span(12)
-          .interval('1m')
-          .noValue('0') // a service without errors in an interval has no row: draw 0, not a gap
-          .unit('short')
-          .axisSoftMin(0)
-          .withTarget(
-            sql`
-              SELECT $__timeGroup(time, $__interval) AS t, ${serviceName('service')} AS service_name,
-                count() * 60000 / $__interval_ms AS errors_per_minute
-              FROM logs
-              WHERE $__timeFilter(time) AND ${ERROR_LOGS}
-              GROUP BY t, service_name
-              ORDER BY t
-            `.timeSeries(),
-          )
-          .displayName('${__field.labels.service_name}'),
-      )
-      .withPanel(
-        timeseriesPanel('Negative support messages')
-          .description('Share of support messages classified negative, per service (15-minute buckets at least).')
-          .height(8)
-          .span(12)
-          .interval('15m')
-          .unit('percentunit')
-          .min(0)
-          .max(1)
-          .showPoints(common.VisibilityMode.Auto)
-          .withTarget(
-            sql`
-              SELECT $__timeGroup(time, $__interval) AS t, ${serviceName('service')} AS service_name,
-                countIf(label = 'negative') / count() AS negative_share
-              FROM support_messages FINAL
-              WHERE $__timeFilter(time)
-              GROUP BY t, service_name
-              ORDER BY t
-            `.timeSeries(),
-          )
-          .displayName('${__field.labels.service_name}'),
-      )
-
-      // Row 5: silent sources and forecasts.
-      .withPanel(
-        tablePanel('Silent sources')
-          .description('Series that stopped arriving at their learned cadence and have not come back.')
-          .height(8)
-          .span(12)
-          .overrideByName('service', [...width(140), ...link('Service drill-down', serviceLink('service'))])
-          .overrideByName('metric', width(200))
-          .overrideByName('last_seen', [...width(140), ...fromNow])
-          .overrideByName('cadence', [...width(90), { id: 'unit', value: 's' }])
-          .withTarget(
-            sql`
-              SELECT
-                last.2 AS service,
-                last.3 AS metric,
-                ${nullIfEpoch('last.4')} AS last_seen,
-                last.5 / 1000 AS cadence,
-                ${labelsText('last.6', ['service'])} AS series_labels
+              SELECT t, service_name, max(level) AS health
               FROM (
-                SELECT series_id, argMax((state, service, metric_name, last_seen, cadence_ms, labels), time) AS last
+                -- every service starts ok in every interval
+                SELECT $__timeGroup(fromUnixTimestamp64Milli(toInt64($__from + i * $__interval_ms)), $__interval) AS t, svc AS service_name, toUInt8(0) AS level
+                FROM (SELECT arrayJoin(range(toUInt64(intDiv($__to - $__from, $__interval_ms) + 1))) AS i) AS intervals
+                CROSS JOIN (SELECT DISTINCT labels['service'] AS svc FROM series FINAL WHERE svc != '') AS services
+                UNION ALL
+                -- anomalous where a strong finding opened
+                SELECT $__timeGroup(time, $__interval) AS t, service AS service_name, toUInt8(1) AS level
                 FROM anomalies FINAL
-                WHERE kind = 'silence' AND ${asOfRangeEnd()}
-                GROUP BY series_id
+                WHERE $__timeFilter(time) AND state = 'open' AND service != '' AND kind != 'silence' AND (kind != 'anomaly' OR score >= 0.9)
+                UNION ALL
+                -- silent from a silence's opening until it resolves (or the range ends)
+                SELECT $__timeGroup(fromUnixTimestamp64Milli(toInt64(toUnixTimestamp64Milli(opened) + k * $__interval_ms)), $__interval) AS t, svc AS service_name, toUInt8(2) AS level
+                FROM (
+                  SELECT service AS svc, time AS opened, state AS st,
+                    leadInFrame(time, 1, ${RANGE_END}) OVER (PARTITION BY series_id ORDER BY time ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS closed
+                  FROM anomalies FINAL
+                  WHERE kind = 'silence' AND service != '' AND ${asOfRangeEnd()}
+                )
+                ARRAY JOIN range(toUInt64(greatest(intDiv(toUnixTimestamp64Milli(closed) - toUnixTimestamp64Milli(opened), $__interval_ms), 0) + 1)) AS k
+                WHERE st = 'open' AND closed >= fromUnixTimestamp64Milli($__from)
               )
-              WHERE last.1 = 'open'
-              ORDER BY last_seen
+              WHERE t >= $__timeGroup(fromUnixTimestamp64Milli($__from), $__interval) AND t <= fromUnixTimestamp64Milli($__to)
+              GROUP BY t, service_name
+              ORDER BY t, service_name
             `,
           ),
       )
+
+      // Row 3: what is coming and what customers say.
       .withPanel(
         tablePanel('Predicted breaches')
-          .description('Forecasts that cross a rule threshold within the rule horizon, soonest first.')
-          .height(8)
+          .description('Forecasts that cross a rule threshold within the rule horizon, soonest first: time to breach from the range end.')
+          .height(9)
           .span(12)
-          .overrideByName('service', [...width(140), ...link('Service drill-down', serviceLink('service'))])
+          .overrideByName('service', [...width(130), ...link('Service drill-down', serviceLink('service'))])
           .overrideByName('severity', [...width(90), ...severityCell])
-          .overrideByName('breach_at', [...width(160), { id: 'unit', value: 'dateTimeAsIso' }])
-          .overrideByName('breach_in', [...width(100), { id: 'unit', value: 's' }])
+          .overrideByName('breach_in', [
+            ...width(120),
+            ...displayName('time to breach'),
+            { id: 'unit', value: 's' },
+            { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorText } },
+            {
+              id: 'thresholds',
+              value: new dashboard.ThresholdsConfigBuilder()
+                .mode(dashboard.ThresholdsMode.Absolute)
+                .steps([
+                  { value: null, color: 'red' },
+                  { value: 1800, color: 'orange' },
+                  { value: 7200, color: 'text' },
+                ])
+                .build(),
+            },
+          ])
+          .overrideByName('breach_at', [...width(160), ...fromNow])
           .withTarget(
             sql`
               SELECT
@@ -276,10 +260,10 @@ export function nocDashboard(): dashboard.DashboardBuilder {
                 last.3 AS metric,
                 rule,
                 last.4 AS severity,
-                concat(last.5, ' ', toString(last.6)) AS condition,
-                last.7 AS value,
-                ${nullIfEpoch('last.8')} AS breach_at,
                 dateDiff('second', ${RANGE_END}, last.8) AS breach_in,
+                ${nullIfEpoch('last.8')} AS breach_at,
+                concat(last.5, ' ', toString(last.6)) AS condition,
+                round(last.7, 3) AS value,
                 ${labelsText('last.9', ['service'])} AS series_labels
               FROM (
                 SELECT series_id, rule,
@@ -289,8 +273,38 @@ export function nocDashboard(): dashboard.DashboardBuilder {
                 GROUP BY series_id, rule
               )
               WHERE last.1 = 'open'
-              ORDER BY breach_at
+              ORDER BY breach_in
             `,
+          ),
+      )
+      .withPanel(
+        timeseriesPanel('Complaints against their baseline')
+          .description(
+            'Negative support messages per 5 minutes (all services) against their baseline, the mean of the hour before; complaint surges are marked.',
+          )
+          .height(9)
+          .span(12)
+          .interval('5m')
+          .unit('short')
+          .axisSoftMin(0)
+          .lineWidth(2)
+          .overrideByName('baseline', [
+            { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+            { id: 'custom.fillOpacity', value: 0 },
+            { id: 'color', value: { mode: 'fixed', fixedColor: 'green' } },
+          ])
+          .overrideByName('negatives', [...displayName('negative messages'), { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }])
+          .withTarget(
+            sql`
+              SELECT t, negatives, avg(negatives) OVER (ORDER BY t ROWS BETWEEN 12 PRECEDING AND 1 PRECEDING) AS baseline
+              FROM (
+                SELECT $__timeGroup(time, $__interval) AS t, countIf(label = 'negative') AS negatives
+                FROM support_messages FINAL
+                WHERE $__timeFilter(time)
+                GROUP BY t
+              )
+              ORDER BY t
+            `.timeSeries(),
           ),
       )
   );

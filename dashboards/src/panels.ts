@@ -22,6 +22,29 @@ export function thresholdsFrom(at: number, color = 'red'): dashboard.ThresholdsC
   ]);
 }
 
+/** Colours of incident severities, P1 worst. */
+export const INCIDENT_SEVERITY_COLORS: Record<string, string> = { P1: 'dark-red', P2: 'red', P3: 'orange', P4: 'yellow' };
+
+export function incidentSeverityMappings(): dashboard.ValueMapping[] {
+  const options: Record<string, dashboard.ValueMappingResult> = {};
+  Object.entries(INCIDENT_SEVERITY_COLORS).forEach(([s, color], index) => (options[s] = { color, index }));
+  return [{ type: dashboard.MappingType.ValueToText, options }];
+}
+
+/** Service health levels of the NOC grid (0 ok, 1 anomalous, 2 silent). */
+export function healthMappings(): dashboard.ValueMapping[] {
+  return [
+    {
+      type: dashboard.MappingType.ValueToText,
+      options: {
+        '0': { text: 'ok', color: 'green', index: 0 },
+        '1': { text: 'anomalous', color: 'orange', index: 1 },
+        '2': { text: 'silent', color: 'red', index: 2 },
+      },
+    },
+  ];
+}
+
 /** Colours of alert severities (firing alerts table, history). */
 export const SEVERITY_COLORS: Record<(typeof SEVERITIES)[number], string> = {
   critical: 'red',
@@ -47,6 +70,11 @@ export function statPanel(title: string): stat.PanelBuilder {
     .orientation(common.VizOrientation.Horizontal)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(true).fields(''))
     .noValue('0');
+}
+
+/** A stat readable across a room: large value and title text (NOC wall). */
+export function wallStatPanel(title: string): stat.PanelBuilder {
+  return statPanel(title).text(new common.VizTextDisplayOptionsBuilder().titleSize(22).valueSize(64));
 }
 
 export function tablePanel(title: string): table.PanelBuilder {
@@ -137,6 +165,12 @@ export const severityCell: Props = [
 export function link(title: string, url: string, targetBlank = false): Props {
   return [{ id: 'links', value: [{ title, url, targetBlank }] }];
 }
+
+/** An incident severity (P1 … P4) coloured cell. */
+export const incidentSeverityCell: Props = [
+  { id: 'mappings', value: incidentSeverityMappings() },
+  { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.ColorBackground } },
+];
 
 /** A [0, 1] score as a coloured gauge cell. */
 export const scoreCell: Props = [

@@ -3,6 +3,7 @@
 // $__ macros first. Two habits keep the SQL portable across both analyzers:
 // an alias never repeats the name of a column it is computed from, and
 // "latest state per problem" is one argMax over a tuple.
+import { sqlText } from './firebreak';
 
 /** Severities the alerter and forecast rules use, worst first. */
 export const SEVERITIES = ['critical', 'warning', 'info'] as const;
@@ -58,4 +59,41 @@ export function serviceName(col: string): string {
  */
 export function inVariable(col: string, variable: string): string {
   return `('__all__' IN (\${${variable}:sqlstring}) OR ${col} IN (\${${variable}:sqlstring}))`;
+}
+
+/** Incident severities, worst first (detectors/incidents). */
+export const INCIDENT_SEVERITIES = ['P1', 'P2', 'P3', 'P4'] as const;
+
+/**
+ * Firebreak's own series: the self-scrape stores every firebreak_* metric
+ * in samples with job="firebreak" and instance=<host:port>. `instances` is
+ * an extra condition on the instance label (e.g. a variable filter).
+ */
+export function selfMetric(metrics: string[], instances = ''): string {
+  const names = metrics.length === 1 ? `metric_name = '${metrics[0]}'` : `metric_name IN (${metrics.map((m) => `'${m}'`).join(', ')})`;
+  return `${names} AND labels['job'] = 'firebreak'${instances ? ` AND ${instances}` : ''}`;
+}
+
+/**
+ * Increase of raw (cumulative) counters per interval: rows (t, metric,
+ * grp, increase), one per series and interval. A counter's highest value in
+ * an interval is its last (it only grows), the increase is the difference
+ * to the series' previous interval, and a drop means the process restarted
+ * and counted from zero, so the new value is all increase. The first
+ * interval of each series has no previous one and counts 0. `group` is an
+ * expression on the series' labels (e.g. labels['source']).
+ */
+export function counterIncrease(metrics: string[], group: string, instances = ''): string {
+  return sqlText`
+    SELECT t, metric, grp, if(v < prev, v, v - prev) AS increase
+    FROM (
+      SELECT t, metric, grp, v, lagInFrame(v, 1, v) OVER (PARTITION BY series_id ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS prev
+      FROM (
+        SELECT series_id, $__timeGroup(time, $__interval) AS t, any(metric_name) AS metric, any(${group}) AS grp, max(value) AS v
+        FROM samples
+        WHERE ${selfMetric(metrics, instances)} AND $__timeFilter(time)
+        GROUP BY series_id, t
+      )
+    )
+  `;
 }

@@ -83,7 +83,11 @@ async function variableValues(o: Options, d: dashboard.Dashboard): Promise<Recor
     } else if (v.includeAll && v.allValue) {
       out[v.name] = { all: v.allValue };
     } else if (v.type === dashboard.VariableType.Query && typeof v.query === 'string') {
-      const sql = catalogSQL(v.query);
+      // SQL variable queries run as Grafana sends them: earlier variables
+      // replaced, macros expanded over the dashboard's range.
+      const toMs = Date.now();
+      const c: ExpandContext = { fromMs: toMs - rangeMs(d.time?.from ?? 'now-6h'), toMs, intervalMs: 60_000, variables: out };
+      const sql = /^\s*\(?\s*(select|with)\b/i.test(v.query) ? expand(v.query, c) : catalogSQL(v.query);
       const rows = sql ? (await runSQL(o, sql)).rows : [];
       out[v.name] = rows.length ? String(rows[0][0]) : '';
     } else {

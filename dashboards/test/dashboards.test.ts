@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { DASHBOARDS, render } from '../src/dashboards';
-import { DATASOURCE } from '../src/firebreak';
+import { DATASOURCE, FORMATS, QUERY_TYPES, queryProblem } from '../src/firebreak';
 import { panelsOf, queriesOf, variablesOf } from '../src/inspect';
 
 /** dashboards/, from build/test/ (compiled) or test/ (sources). */
@@ -15,7 +15,7 @@ const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}build${path.
 const built = DASHBOARDS.map((f) => ({ file: f, d: f.build() }));
 
 /** Tables with a time column the time picker must bound. */
-const TIME_TABLES = ['alerts', 'anomalies', 'bands', 'logs', 'support_messages', 'samples', 'samples_data', 'samples_1m'];
+const TIME_TABLES = ['alerts', 'anomalies', 'bands', 'logs', 'support_messages', 'samples', 'samples_data', 'samples_1m', 'incidents', 'incident_events', 'patterns', 'log_templates'];
 const READS_TIME_TABLE = new RegExp(`\\b(?:FROM|JOIN)\\s+(?:${TIME_TABLES.join('|')})\\b`, 'g');
 /** $__timeFilter(col), or "as of" the range end / before its start for latest-state queries. */
 const TIME_BOUND = /\$__timeFilter\(|\btime\s*<=?\s*(?:toDateTime64\()?fromUnixTimestamp64Milli\(\$__(?:from|to)\)/g;
@@ -92,13 +92,42 @@ describe('dashboards', () => {
         assert.ok(!seen.has(q.query.refId), `${where}: duplicate refId ${q.query.refId}`);
         seen.add(q.query.refId);
         refIds.set(q.holder, seen);
-        assert.ok(['sql', 'metrics'].includes(q.query.queryType), `${where}: queryType ${q.query.queryType}`);
-        if (q.query.queryType === 'sql') {
-          assert.ok(q.query.rawSql?.trim(), `${where}: empty SQL`);
-          assert.ok(['table', 'time_series'].includes(q.query.format ?? ''), `${where}: format ${q.query.format}`);
-          assert.doesNotMatch(q.query.rawSql!, /;\s*$/, `${where}: one statement, no trailing semicolon`);
-        } else {
-          assert.ok(q.query.selector?.trim(), `${where}: metrics query without selector`);
+        assert.equal(queryProblem(q.query), '', `${where}: ${JSON.stringify(q.query)}`);
+      }
+    }
+  });
+
+  it('give every panel the data source and queries of a known type with the fields it requires', () => {
+    // Written out per type rather than through queryProblem, so a slip in
+    // the shared contract table cannot hide here too.
+    const required: Record<string, (q: Record<string, unknown>) => string[]> = {
+      sql: (q) => (typeof q.rawSql === 'string' && q.rawSql.trim() && ['table', 'time_series'].includes(q.format as string) ? [] : ['rawSql', 'format']),
+      metrics: (q) => (typeof q.selector === 'string' && /__name__|^\w+/.test(q.selector) ? [] : ['selector']),
+      anomalies: (q) => (q.format === undefined || ['table', 'annotations'].includes(q.format as string) ? [] : ['format']),
+      alerts: (q) => (q.format === undefined || ['table', 'annotations'].includes(q.format as string) ? [] : ['format']),
+      incidents: (q) => (['table', 'annotations'].includes(q.format as string) ? [] : ['format']),
+      incident: (q) => [
+        ...(typeof q.incidentId === 'string' && q.incidentId ? [] : ['incidentId']),
+        ...(['timeline', 'states', 'root_causes', 'series', 'summary'].includes(q.view as string) ? [] : ['view']),
+      ],
+      logPatterns: (q) => (['top', 'new', 'rates'].includes(q.mode as string) ? [] : ['mode']),
+      logs: () => [],
+      sentiment: (q) => (['series', 'samples'].includes(q.view as string) ? [] : ['view']),
+    };
+    assert.deepEqual(Object.keys(required).sort(), [...QUERY_TYPES].sort(), 'every query type of the contract is checked here');
+    for (const { file, d } of built) {
+      for (const p of panelsOf(d)) {
+        const where = `${file.file}/${p.title}`;
+        assert.deepEqual(p.datasource, DATASOURCE, `${where}: panel datasource`);
+        assert.ok((p.targets ?? []).length > 0, `${where}: no query`);
+        for (const t of (p.targets ?? []) as unknown as Record<string, unknown>[]) {
+          assert.deepEqual(t.datasource, DATASOURCE, `${where} [${t.refId}]: target datasource`);
+          const check = required[t.queryType as string];
+          assert.ok(check, `${where} [${t.refId}]: unknown queryType ${t.queryType}`);
+          assert.deepEqual(check(t), [], `${where} [${t.refId}]: ${t.queryType} query lacks fields`);
+          if (FORMATS[t.queryType as keyof typeof FORMATS].length === 0) {
+            assert.equal(t.format, undefined, `${where} [${t.refId}]: ${t.queryType} takes no format`);
+          }
         }
       }
     }
@@ -173,13 +202,51 @@ describe('dashboards', () => {
 
 describe('NOC overview', () => {
   const noc = built.find((b) => b.d.uid === 'firebreak-noc')!.d;
-  it('is a wall screen: 30 s refresh, last 6 hours', () => {
-    assert.equal(noc.refresh, '30s');
+  it('is a wall screen: 10 s refresh, last 6 hours, few panels with large stat text', () => {
+    assert.equal(noc.refresh, '10s');
     assert.deepEqual(noc.time, { from: 'now-6h', to: 'now' });
+    assert.ok(panelsOf(noc).length <= 8, `${panelsOf(noc).length} panels: a wall shows few`);
+    for (const p of panelsOf(noc).filter((x) => x.type === 'stat')) {
+      const text = (p.options as { text?: { valueSize?: number } }).text;
+      assert.ok((text?.valueSize ?? 0) >= 48, `${p.title}: stat value size ${text?.valueSize}`);
+    }
+  });
+  it('every NOC dashboard (tag noc) refreshes every 10 s', () => {
+    const nocs = built.filter((b) => b.d.tags?.includes('noc'));
+    assert.ok(nocs.length > 0);
+    for (const { file, d } of nocs) assert.equal(d.refresh, '10s', file.file);
+  });
+  it('shows open incidents by severity, service health, predicted breaches, complaints and ingest', () => {
+    const titles = panelsOf(noc).map((p) => p.title);
+    for (const t of ['Open incidents', 'Service health', 'Predicted breaches', 'Complaints against their baseline', 'Ingest']) {
+      assert.ok(titles.includes(t), `missing panel ${t}: ${titles}`);
+    }
+    const health = panelsOf(noc).find((p) => p.title === 'Service health')!;
+    assert.equal(health.type, 'state-timeline');
   });
   it('turns firing alerts red from 1', () => {
     const stat = panelsOf(noc).find((p) => p.type === 'stat' && p.title === 'Firing alerts')!;
     assert.deepEqual(stat.fieldConfig?.defaults.thresholds?.steps.at(-1), { value: 1, color: 'red' });
+  });
+});
+
+describe('incident analyst', () => {
+  const inc = built.find((b) => b.d.uid === 'firebreak-incident')!.d;
+  it('picks the newest (open) incident by default, then its services', () => {
+    const [incident, service] = variablesOf(inc);
+    assert.equal(incident.name, 'incident');
+    assert.equal(incident.query, 'incidents()', "the plugin's incidents variable query: open first, newest first");
+    assert.equal(incident.sort, 0, 'no re-sorting: the first value is the newest');
+    assert.equal(service.name, 'service');
+    assert.match(String(service.query), /\$incident/);
+  });
+  it('shows every incident view for $incident', () => {
+    const views = queriesOf(inc)
+      .filter((q) => q.query.queryType === 'incident')
+      .map((q) => (assert.equal(q.query.incidentId, '$incident'), q.query.view));
+    assert.deepEqual([...views].sort(), ['root_causes', 'series', 'states', 'summary', 'timeline']);
+    const types = new Set(queriesOf(inc).map((q) => q.query.queryType));
+    for (const t of ['logPatterns', 'logs', 'sentiment']) assert.ok(types.has(t as never), `no ${t} query`);
   });
 });
 

@@ -84,6 +84,31 @@ describe('DataSource.applyTemplateVariables', () => {
     expect(ds.applyTemplateVariables(q, {})).toEqual({ ...q, service: 'cart,checkout', severity: 'checkout' });
   });
 
+  it('interpolates the incident id, search, template id, channel and severity list of the new query types', () => {
+    const q: FirebreakQuery = {
+      refId: 'A',
+      queryType: QueryType.Incident,
+      incidentId: '$incident',
+      search: 'order $service',
+      templateId: '${tpl}',
+      channel: '$services',
+      severity: ['P1', '$sevs'],
+    };
+    const scoped: ScopedVars = {
+      incident: { text: 'Payment failing (inc-1)', value: 'inc-1' },
+      tpl: { text: 'x', value: '00ab00000000cd01' },
+      sevs: { text: 'P2 + P3', value: ['P2', 'P3'] },
+    };
+    expect(ds.applyTemplateVariables(q, scoped)).toEqual({
+      ...q,
+      incidentId: 'inc-1',
+      search: 'order checkout',
+      templateId: '00ab00000000cd01',
+      channel: 'cart,checkout',
+      severity: ['P1', 'P2', 'P3'],
+    });
+  });
+
   it('keeps fields it does not template', () => {
     const q: FirebreakQuery = { refId: 'B', queryType: QueryType.Metrics, selector: 'up', aggregation: 'max' };
     expect(ds.applyTemplateVariables(q, {})).toEqual(q);
@@ -91,8 +116,9 @@ describe('DataSource.applyTemplateVariables', () => {
 });
 
 describe('DataSource', () => {
-  it('supports annotation queries with the standard editor', () => {
-    expect(new DataSource(settings).annotations).toEqual({});
+  it('supports annotation queries with the standard editor, starting as incident regions', () => {
+    const annotations = new DataSource(settings).annotations;
+    expect(annotations?.getDefaultQuery?.()).toEqual({ queryType: QueryType.Incidents, format: Format.Annotations });
   });
 });
 
@@ -107,6 +133,11 @@ describe('DataSource.filterQuery', () => {
     [{ refId: 'A', queryType: QueryType.Anomalies }, true],
     [{ refId: 'A', queryType: QueryType.Alerts, mode: 'history' }, true],
     [{ refId: 'A', queryType: QueryType.Alerts, hide: true }, false],
+    [{ refId: 'A', queryType: QueryType.Incidents }, true],
+    [{ refId: 'A', queryType: QueryType.Incident }, true],
+    [{ refId: 'A', queryType: QueryType.LogPatterns }, true],
+    [{ refId: 'A', queryType: QueryType.Logs, hide: true }, false],
+    [{ refId: 'A', queryType: QueryType.Sentiment }, true],
   ])('%p runs: %p', (q, want) => {
     expect(ds.filterQuery(q as FirebreakQuery)).toBe(want);
   });
@@ -121,6 +152,22 @@ describe('DataSource.metricFindQuery', () => {
       { text: 'checkout' },
     ]);
     expect(getResource).toHaveBeenCalledWith('label-values', { metric: 'http_requests_total', label: 'service' });
+  });
+});
+
+describe('DataSource.metricFindQuery for services and incidents', () => {
+  it('lists services, and incidents as text and value', async () => {
+    const ds = new DataSource(settings);
+    const getResource = jest
+      .spyOn(ds, 'getResource')
+      .mockResolvedValueOnce(['checkout', 'payment'])
+      .mockResolvedValueOnce([{ text: 'Payment failing (inc-1)', value: 'inc-1' }]);
+    await expect(ds.metricFindQuery('services()')).resolves.toEqual([{ text: 'checkout' }, { text: 'payment' }]);
+    expect(getResource).toHaveBeenLastCalledWith('services', {});
+    await expect(ds.metricFindQuery('incidents(open)')).resolves.toEqual([
+      { text: 'Payment failing (inc-1)', value: 'inc-1' },
+    ]);
+    expect(getResource).toHaveBeenLastCalledWith('incidents', { state: 'open' });
   });
 });
 

@@ -15,19 +15,27 @@ import {
   firstColumnValues,
   isSqlVariableQuery,
   parseVariableQuery,
+  resourceValues,
   selectorFormatter,
   sqlFormatter,
 } from './templating';
 import { DEFAULT_QUERY, FirebreakOptions, FirebreakQuery, Format, QueryType } from './types';
 
+/** The model's text fields that take dashboard variables as they are (no quoting: the API quotes them). */
+const PLAIN_FIELDS = ['incidentId', 'search', 'templateId'] as const;
+
 export class DataSource extends DataSourceWithBackend<FirebreakQuery, FirebreakOptions> {
   constructor(instanceSettings: DataSourceInstanceSettings<FirebreakOptions>) {
     super(instanceSettings);
     // Annotation queries use the same editor and backend as panel queries,
-    // with Grafana's standard field mapping: the anomalies query type with
-    // the Annotations format returns time, title, text and tags fields; an
-    // SQL query returning a time and a text column works too.
-    this.annotations = {};
+    // with Grafana's standard field mapping: the incidents, alerts and
+    // anomalies query types with the Annotations format return time,
+    // timeEnd (incidents and alerts), title, text and tags fields; an SQL
+    // query returning a time and a text column works too. A new
+    // annotation starts as the incidents in the dashboard's range.
+    this.annotations = {
+      getDefaultQuery: () => ({ queryType: QueryType.Incidents, format: Format.Annotations }),
+    };
   }
 
   getDefaultQuery(_: CoreApp): Partial<FirebreakQuery> {
@@ -55,8 +63,20 @@ export class DataSource extends DataSourceWithBackend<FirebreakQuery, FirebreakO
     if (query.service) {
       out.service = srv.replace(query.service, scopedVars, csvFormatter);
     }
-    if (query.severity) {
+    if (typeof query.severity === 'string' && query.severity) {
       out.severity = srv.replace(query.severity, scopedVars, csvFormatter);
+    } else if (Array.isArray(query.severity)) {
+      // Items may be variables too ("$severity" with several values).
+      out.severity = query.severity.flatMap((s) => srv.replace(s, scopedVars, csvFormatter).split(','));
+    }
+    if (query.channel) {
+      out.channel = srv.replace(query.channel, scopedVars, csvFormatter);
+    }
+    for (const f of PLAIN_FIELDS) {
+      const v = query[f];
+      if (v) {
+        out[f] = srv.replace(v, scopedVars);
+      }
     }
     return out;
   }
@@ -71,14 +91,22 @@ export class DataSource extends DataSourceWithBackend<FirebreakQuery, FirebreakO
         return !!query.rawSql?.trim();
       case QueryType.Anomalies:
       case QueryType.Alerts:
+      case QueryType.Incidents:
+      case QueryType.LogPatterns:
+      case QueryType.Logs:
+      case QueryType.Sentiment:
+        return true;
+      case QueryType.Incident:
+        // Without an id the backend answers "choose an incident", which
+        // the panel shows: better than an empty panel.
         return true;
     }
     return !!query.selector?.trim();
   }
 
   /**
-   * Template variables: metrics(), label_names(...), label_values(...)
-   * (see parseVariableQuery), or an SQL query whose first column gives the
+   * Template variables: metrics(), label_names(...), label_values(...),
+   * services(), incidents([state]) (see parseVariableQuery), or an SQL query whose first column gives the
    * values, e.g. SELECT DISTINCT service FROM anomalies WHERE $__timeFilter(time).
    */
   async metricFindQuery(query: string, options?: LegacyMetricFindQueryOptions): Promise<MetricFindValue[]> {
@@ -87,8 +115,8 @@ export class DataSource extends DataSourceWithBackend<FirebreakQuery, FirebreakO
       return firstColumnValues(response.data);
     }
     const call = parseVariableQuery(getTemplateSrv().replace(query, options?.scopedVars));
-    const values: string[] = await this.getResource(call.path, call.params);
-    return values.map((text) => ({ text }));
+    const values: Array<string | { text: string; value: string }> = await this.getResource(call.path, call.params);
+    return resourceValues(values);
   }
 
   /** Runs a variable's SQL as an sql query (applyTemplateVariables quotes its variables). */

@@ -5,6 +5,7 @@ import {
   firstColumnValues,
   isSqlVariableQuery,
   parseVariableQuery,
+  resourceValues,
   selectorFormatter,
   sqlFormatter,
 } from './templating';
@@ -46,11 +47,14 @@ describe('parseVariableQuery', () => {
       'label_values(http_requests_total, instance)',
       { path: Resource.LabelValues, params: { metric: 'http_requests_total', label: 'instance' } },
     ],
+    ['services()', { path: Resource.Services, params: {} }],
+    ['incidents()', { path: Resource.Incidents, params: {} }],
+    ['incidents(open)', { path: Resource.Incidents, params: { state: 'open' } }],
   ])('reads %p', (query, want) => {
     expect(parseVariableQuery(query)).toEqual(want);
   });
 
-  it.each(['', 'services', 'metrics(x)', 'label_values()', 'label_names(a, b)', 'drop_table(x)'])(
+  it.each(['', 'services', 'metrics(x)', 'label_values()', 'label_names(a, b)', 'drop_table(x)', 'services(x)', 'incidents(a, b)'])(
     'refuses %p with the syntax',
     (query) => {
       expect(() => parseVariableQuery(query)).toThrow(/use metrics\(\), label_names\(\), label_values\(label\)/);
@@ -94,5 +98,14 @@ describe('firstColumnValues', () => {
     const numbers = toDataFrame({ fields: [{ name: 'n', type: FieldType.number, values: [1, 2] }] });
     expect(firstColumnValues([numbers])).toEqual([{ text: '1' }, { text: '2' }]);
     expect(firstColumnValues([])).toEqual([]);
+  });
+});
+
+describe('resourceValues', () => {
+  it('takes strings as text and incidents as text and value', () => {
+    expect(resourceValues(['cart', { text: 'Payment failing (inc-1)', value: 'inc-1' }])).toEqual([
+      { text: 'cart' },
+      { text: 'Payment failing (inc-1)', value: 'inc-1' },
+    ]);
   });
 });

@@ -69,7 +69,7 @@ export interface ResourceCall {
 }
 
 const SYNTAX =
-  'use metrics(), label_names(), label_values(label), label_values(metric, label) or an SQL query (SELECT ...)';
+  'use metrics(), label_names(), label_values(label), label_values(metric, label), services(), incidents(), incidents(state) or an SQL query (SELECT ...)';
 
 /**
  * Whether a variable query is SQL (SELECT ... or WITH ...): it runs as an
@@ -109,6 +109,9 @@ export function firstColumnValues(frames: DataFrame[]): MetricFindValue[] {
  *   label_names() / label_names(m)  label names (of metric m)
  *   label_values(l)                 values of label l
  *   label_values(m, l)              values of label l of metric m
+ *   services()                      every service Firebreak knows
+ *   incidents() / incidents(s)      incidents (of state s, e.g. open): text "title (id)", value the id,
+ *                                   open first, newest first
  */
 export function parseVariableQuery(query: string): ResourceCall {
   const q = query.trim();
@@ -135,6 +138,24 @@ export function parseVariableQuery(query: string): ResourceCall {
       return b
         ? { path: Resource.LabelValues, params: { metric: a, label: b } }
         : { path: Resource.LabelValues, params: { label: a } };
+    case 'services':
+      if (a || b) {
+        break;
+      }
+      return { path: Resource.Services, params: {} };
+    case 'incidents':
+      if (b) {
+        break;
+      }
+      return { path: Resource.Incidents, params: a ? { state: a } : {} };
   }
   throw new Error(`cannot read variable query "${q}": ${SYNTAX}`);
+}
+
+/**
+ * Variable options from a resource answer: strings are their own text and
+ * value; incidents come as {text, value} pairs.
+ */
+export function resourceValues(values: Array<string | { text: string; value: string }>): MetricFindValue[] {
+  return values.map((v) => (typeof v === 'string' ? { text: v } : { text: v.text, value: v.value }));
 }

@@ -44,7 +44,7 @@ const incidentColumns = `id, title, state, severity, services, toUnixTimestamp64
 	toUnixTimestamp64Milli(acked_at), toUnixTimestamp64Milli(mitigated_at), toUnixTimestamp64Milli(resolved_at),
 	toUnixTimestamp64Milli(updated_at), signals, missing_data, root_causes`
 
-// incidents serves GET /api/v1/incidents?state=&severity=&service=&since=&limit=.
+// incidents serves GET /api/v1/incidents?state=&severity=&service=&since=&start=&end=&limit=.
 func (a *API) incidents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var where []string
@@ -57,8 +57,30 @@ func (a *API) incidents(w http.ResponseWriter, r *http.Request) {
 			where = append(where, f.column+" IN ("+strings.Join(quoted, ", ")+")")
 		}
 	}
-	if s := q.Get("service"); s != "" {
-		where = append(where, "has(services, "+quote(s)+")")
+	if vs := splitList(q["service"]); len(vs) > 0 {
+		quoted := make([]string, len(vs))
+		for i, v := range vs {
+			quoted[i] = quote(v)
+		}
+		where = append(where, "hasAny(services, ["+strings.Join(quoted, ", ")+"])")
+	}
+	// start and end: incidents active at some time within [start, end]
+	// (opened before its end, not resolved before its start).
+	if s := q.Get("start"); s != "" {
+		t, err := parseTime(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "start: "+err.Error())
+			return
+		}
+		where = append(where, "(toUnixTimestamp64Milli(resolved_at) = 0 OR resolved_at >= fromUnixTimestamp64Milli("+strconv.FormatInt(t.UnixMilli(), 10)+"))")
+	}
+	if s := q.Get("end"); s != "" {
+		t, err := parseTime(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "end: "+err.Error())
+			return
+		}
+		where = append(where, "opened_at <= fromUnixTimestamp64Milli("+strconv.FormatInt(t.UnixMilli(), 10)+")")
 	}
 	if s := q.Get("since"); s != "" {
 		t, err := parseTime(s)
@@ -211,4 +233,50 @@ func msTime(v any) time.Time {
 		ms = int64(x)
 	}
 	return time.UnixMilli(ms).UTC()
+}
+
+// KeySeries is one of an incident's key series in
+// /api/v1/incidents/{id}/series answers.
+type KeySeries struct {
+	SeriesInfo
+	Service string `json:"service"`
+	// Score is the series' worst anomaly score within the window.
+	Score float64 `json:"score"`
+}
+
+// incidentSeries serves GET /api/v1/incidents/{id}/series?limit=: the
+// incident's most anomalous series (those its report draws, up to limit,
+// default 3) and the window the report draws them over, so a client can
+// fetch their points and bands with /api/v1/query_range and SQL on bands.
+func (a *API) incidentSeries(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r.URL.Query(), 3, 20)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	in, _, ok := a.loadIncident(w, r)
+	if !ok {
+		return
+	}
+	from, to := incidentWindow(in)
+	out := []KeySeries{}
+	if len(in.Services) > 0 {
+		svcs := make([]string, len(in.Services))
+		for i, s := range in.Services {
+			svcs[i] = quote(s)
+		}
+		res, err := a.store.Query(r.Context(), `SELECT series_id, any(metric_name), any(labels), max(score) AS worst, any(service)
+			FROM anomalies FINAL
+			WHERE kind = 'anomaly' AND state = 'open' AND service IN (`+strings.Join(svcs, ", ")+`) AND `+timeCond("time", from, to)+`
+			GROUP BY series_id ORDER BY worst DESC, series_id LIMIT `+strconv.Itoa(limit), store.QueryOptions{ReadOnly: true})
+		if err != nil {
+			a.storeError(w, err)
+			return
+		}
+		for _, row := range res.Rows {
+			ks := KeySeries{SeriesInfo: seriesInfo([]any{row[0], row[1], row[2], ""}), Service: str(row[4]), Score: float(row[3])}
+			out = append(out, ks)
+		}
+	}
+	writeJSON(w, map[string]any{"incident": in.ID, "from": from, "to": to, "series": out})
 }

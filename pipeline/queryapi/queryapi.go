@@ -43,6 +43,12 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/incidents", a.incidents)
 	mux.HandleFunc("GET /api/v1/incidents/{id}", a.incident)
 	mux.HandleFunc("GET /api/v1/incidents/{id}/report", a.report)
+	mux.HandleFunc("GET /api/v1/incidents/{id}/series", a.incidentSeries)
+	mux.HandleFunc("GET /api/v1/log-patterns", a.logPatterns)
+	// Not GET /api/v1/logs: the JSON lines collector owns that path for
+	// every method (cmd/firebreak mounts it before the read API).
+	mux.HandleFunc("GET /api/v1/logs/query", a.logs)
+	mux.HandleFunc("GET /api/v1/support/sentiment", a.sentiment)
 }
 
 // sql runs an analyst's query read-only: the engine's readonly setting, row

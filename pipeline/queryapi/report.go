@@ -104,11 +104,7 @@ func (a *API) keySeries(r *http.Request, in *Incident, titlesOnly bool) ([]serie
 	if len(in.Services) == 0 {
 		return nil, nil
 	}
-	from := in.OpenedAt.Add(-30 * time.Minute)
-	to := time.Now()
-	if in.ResolvedAt != nil {
-		to = in.ResolvedAt.Add(15 * time.Minute)
-	}
+	from, to := incidentWindow(in)
 	var svcs []string
 	for _, s := range in.Services {
 		svcs = append(svcs, quote(s))
@@ -144,6 +140,24 @@ func (a *API) keySeries(r *http.Request, in *Incident, titlesOnly bool) ([]serie
 		out = append(out, seriesChart{Title: title, SVG: chartSVG(bands.Rows, marks)})
 	}
 	return out, nil
+}
+
+// incidentWindow is the span a report draws: from half an hour before the
+// incident opened to a quarter of an hour after it resolved (now while it
+// is not resolved).
+func incidentWindow(in *Incident) (from, to time.Time) {
+	from = in.OpenedAt.Add(-30 * time.Minute)
+	// Incidents live in event time: a backfill or a demo running faster than
+	// the clock has signals after the wall clock's now, so an open incident's
+	// window reaches at least its latest update.
+	to = time.Now().UTC()
+	if last := in.UpdatedAt.Add(15 * time.Minute); last.After(to) {
+		to = last
+	}
+	if in.ResolvedAt != nil {
+		to = in.ResolvedAt.Add(15 * time.Minute)
+	}
+	return from, to
 }
 
 // chartSVG draws value (line), band (shaded between lower and upper) and

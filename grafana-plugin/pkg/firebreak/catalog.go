@@ -85,3 +85,20 @@ func (c *Client) strings(ctx context.Context, sql string) ([]string, error) {
 
 // quote renders s as a ClickHouse string literal (see macros.Quote).
 func quote(s string) string { return macros.Quote(s) }
+
+// Services lists the services Firebreak knows, sorted: those of the
+// series' service labels, of the detector findings, incidents, log lines
+// and support messages.
+func (c *Client) Services(ctx context.Context) ([]string, error) {
+	return c.strings(ctx, servicesSQL())
+}
+
+func servicesSQL() string {
+	return `SELECT DISTINCT v FROM (
+  SELECT labels['service'] AS v FROM series FINAL
+  UNION ALL SELECT DISTINCT service AS v FROM anomalies
+  UNION ALL SELECT DISTINCT arrayJoin(services) AS v FROM incidents
+  UNION ALL SELECT DISTINCT service AS v FROM logs
+  UNION ALL SELECT DISTINCT service AS v FROM support_messages
+) WHERE v != '' ORDER BY v LIMIT ` + strconv.Itoa(CatalogLimit)
+}

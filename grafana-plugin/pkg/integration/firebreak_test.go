@@ -84,6 +84,16 @@ type env struct {
 	seedEnd time.Time
 	// rangeFrom/rangeTo cover every seeded point.
 	rangeFrom, rangeTo time.Time
+	// uid of the data source pointing at this firebreak; "" is "firebreak".
+	// The SDK caches one instance per uid, so two firebreaks need two.
+	uid string
+}
+
+func (e *env) dataSourceUID() string {
+	if e.uid == "" {
+		return "firebreak"
+	}
+	return e.uid
 }
 
 var (
@@ -193,7 +203,9 @@ func startEnv() (*env, string, error) {
 		return nil, "", err
 	}
 	cmd := exec.Command(bin, "run", "--data-dir", filepath.Join(tmp, "data"), "--http-addr", addr,
-		"--broker-listen", "127.0.0.1:0", "--partitions", "2", "--batch-wait", "100ms", "--log-level", "warn", "--otlp-grpc-addr", "", "--syslog-udp-addr", "", "--syslog-tcp-addr", "")
+		"--broker-listen", "127.0.0.1:0", "--partitions", "2", "--batch-wait", "100ms", "--log-level", "warn", "--otlp-grpc-addr", "", "--syslog-udp-addr", "", "--syslog-tcp-addr", "",
+		// Only the seeded series: answers are checked exactly.
+		"--self-metrics-interval", "0")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so cleanup stops it and its children; and
 	// killed with this test process should that die without cleaning up.

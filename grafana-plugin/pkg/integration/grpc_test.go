@@ -27,7 +27,7 @@ var (
 // grpcPlugin serves the plugin on the SDK's gRPC test server, as Grafana
 // reaches it, and returns the client side. The SDK allows one server per
 // process, so the package's tests share it.
-func grpcPlugin(t *testing.T) *datasourcetest.TestPluginClient {
+func grpcPlugin(t testing.TB) *datasourcetest.TestPluginClient {
 	t.Helper()
 	grpcOnce.Do(func() {
 		// The SDK logs every request at debug level; keep test output readable.
@@ -171,7 +171,7 @@ func TestGRPCSQLQuery(t *testing.T) {
 		dq("macro", "sql", `{"rawSql":"SELECT 1 WHERE $__timeFilter(time"}`),
 		dq("inject", "sql", `{"rawSql":"SELECT $__timeGroup(time, 60 SECOND) OR 1=1 --) FROM samples"}`),
 		dq("unsorted", "sql", `{"rawSql":"SELECT $__timeGroup(time, 1m) AS t, labels['instance'] AS instance, avg(value) AS v FROM samples WHERE metric_name = 'fbtest_requests' GROUP BY t, instance ORDER BY t DESC","format":"time_series"}`),
-		dq("unknown", "incidents", `{}`),
+		dq("unknown", "traces", `{}`),
 	)
 
 	// Table: one row per checkout/cart series, types as the converters promise.
@@ -223,7 +223,7 @@ func TestGRPCSQLQuery(t *testing.T) {
 	failed(t, resp, "macro", "$__timeFilter: missing )")
 	failed(t, resp, "inject", "not an interval")
 	failed(t, resp, "unsorted", "ORDER BY t")
-	failed(t, resp, "unknown", `unknown query type "incidents"`)
+	failed(t, resp, "unknown", `unknown query type "traces": use metrics, sql, anomalies, alerts, incidents, incident, logPatterns, logs, sentiment`)
 }
 
 func TestGRPCMetricsQuery(t *testing.T) {
@@ -327,7 +327,7 @@ func resource(t *testing.T, c *datasourcetest.TestPluginClient, e *env, path str
 		u += "?" + rawQuery
 	}
 	err := c.CallResource(context.Background(), &backend.CallResourceRequest{
-		PluginContext: pluginContext("firebreak", e.settingsJSON(), nil),
+		PluginContext: pluginContext(e.dataSourceUID(), e.settingsJSON(), nil),
 		Path:          p, Method: "GET", URL: u,
 	}, backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error {
 		if got == nil {

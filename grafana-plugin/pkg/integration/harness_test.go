@@ -79,32 +79,38 @@ type harnessOut struct {
 		Message string          `json:"message"`
 		Details json.RawMessage `json:"details"`
 	} `json:"health"`
-	Results map[string]struct {
-		Status int    `json:"status"`
-		Error  string `json:"error"`
-		Frames []struct {
-			Name string `json:"name"`
-			Meta *struct {
-				Type      string `json:"type"`
-				DataTopic string `json:"dataTopic"`
-				Notices   []struct {
-					Text string `json:"text"`
-				} `json:"notices"`
-			} `json:"meta"`
-			RowCount int `json:"rowCount"`
-			Fields   []struct {
-				Name   string            `json:"name"`
-				Type   string            `json:"type"`
-				Labels map[string]string `json:"labels"`
-				Values []any             `json:"values"`
-			} `json:"fields"`
-		} `json:"frames"`
-	} `json:"results"`
+	Results  map[string]harnessResult `json:"results"`
 	Resource *struct {
 		Status   int             `json:"status"`
 		BodyJSON json.RawMessage `json:"bodyJSON"`
 	} `json:"resource"`
 }
+
+// harnessResult is one query's answer as the harness prints it.
+type harnessResult struct {
+	Status int    `json:"status"`
+	Error  string `json:"error"`
+	Frames []struct {
+		Name string `json:"name"`
+		Meta *struct {
+			Type      string `json:"type"`
+			DataTopic string `json:"dataTopic"`
+			Notices   []struct {
+				Text string `json:"text"`
+			} `json:"notices"`
+		} `json:"meta"`
+		RowCount int `json:"rowCount"`
+		Fields   []struct {
+			Name   string            `json:"name"`
+			Type   string            `json:"type"`
+			Labels map[string]string `json:"labels"`
+			Values []any             `json:"values"`
+		} `json:"fields"`
+	} `json:"frames"`
+}
+
+// execHarness is the harness command with these arguments.
+func execHarness(bin string, args ...string) *exec.Cmd { return exec.Command(bin, args...) }
 
 func TestBuiltPluginThroughHarness(t *testing.T) {
 	e := firebreak(t)

@@ -85,6 +85,16 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		return d.anomaliesQuery(ctx, dq, q)
 	case query.TypeAlerts:
 		return d.alertsQuery(ctx, dq, q)
+	case query.TypeIncidents:
+		return d.incidentsQuery(ctx, dq, q)
+	case query.TypeIncident:
+		return d.incidentQuery(ctx, dq, q)
+	case query.TypeLogPatterns:
+		return d.logPatternsQuery(ctx, dq, q)
+	case query.TypeLogs:
+		return d.logsQuery(ctx, dq, q)
+	case query.TypeSentiment:
+		return d.sentimentQuery(ctx, dq, q)
 	}
 	// query.Parse refuses other types.
 	return backend.ErrDataResponse(backend.StatusInternal, "unhandled query type "+q.QueryType)

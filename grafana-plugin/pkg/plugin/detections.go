@@ -27,11 +27,19 @@ func (d *Datasource) anomaliesQuery(ctx context.Context, dq backend.DataQuery, q
 	return backend.DataResponse{Frames: data.Frames{frame}}
 }
 
-// alertsQuery reads the alerts' current state or their history as a table.
+// alertsQuery reads the alerts' current state or their history as a
+// table, or (current mode) as annotation regions from firing to resolved.
 func (d *Datasource) alertsQuery(ctx context.Context, dq backend.DataQuery, q query.Query) backend.DataResponse {
-	frame, _, resp := d.detectionTable(ctx, dq, query.AlertsSQL(q), "ends_at")
+	frame, sql, resp := d.detectionTable(ctx, dq, query.AlertsSQL(q), "ends_at")
 	if frame == nil {
 		return resp
+	}
+	if q.Format == query.FormatAnnotations {
+		var err error
+		if frame, err = converters.AlertAnnotations(frame, now()); err != nil {
+			return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's alerts: "+err.Error())
+		}
+		frame.Meta.ExecutedQueryString = sql
 	}
 	return backend.DataResponse{Frames: data.Frames{frame}}
 }

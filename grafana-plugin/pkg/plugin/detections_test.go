@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/firebreak"
 )
 
 // fakeAPI answers the API calls the query types make; sql maps a part of
@@ -72,10 +75,13 @@ func runQuery(t *testing.T, api *fakeAPI, queryType, model string) backend.DataR
 }
 
 func TestMetricsWithBand(t *testing.T) {
+	// One statement per batch of series for the values and one for the
+	// bands: each row names its series.
 	api := &fakeAPI{sql: map[string]string{
-		"series_id = 1 ": `{"columns":[{"name":"t","type":"Int64"},{"name":"expected","type":"Float64"},{"name":"lower","type":"Float64"},{"name":"upper","type":"Float64"},{"name":"score","type":"Float64"}],
-			"rows":[[60000,1,0.5,1.5,0.1],[120000,1,0.5,1.5,null]]}`,
-		"series_id = 2 ": `{"columns":[{"name":"t","type":"Int64"},{"name":"expected","type":"Float64"},{"name":"lower","type":"Float64"},{"name":"upper","type":"Float64"},{"name":"score","type":"Float64"}],"rows":[]}`,
+		"FROM samples_data FINAL": `{"columns":[{"name":"id","type":"String"},{"name":"t","type":"Int64"},{"name":"value","type":"Float64"}],
+			"rows":[["1",60000,1],["1",120000,2],["2",60000,3]]}`,
+		"FROM bands FINAL": `{"columns":[{"name":"id","type":"String"},{"name":"t","type":"Int64"},{"name":"expected","type":"Float64"},{"name":"lower","type":"Float64"},{"name":"upper","type":"Float64"},{"name":"score","type":"Float64"}],
+			"rows":[["1",60000,1,0.5,1.5,0.1],["1",120000,1,0.5,1.5,null]]}`,
 	}}
 	r := runQuery(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`)
 	if r.Error != nil {
@@ -102,10 +108,38 @@ func TestMetricsWithBand(t *testing.T) {
 	if n := r.Frames[0].Meta.Notices; len(n) != 1 || !strings.Contains(n[0].Text, "1 of 2 series have no band") {
 		t.Fatalf("notices %v", n)
 	}
+	if v := r.Frames[5].Fields[1]; v.Len() != 1 || *v.At(0).(*float64) != 3 {
+		t.Fatalf("cart's values: %v", v)
+	}
+	if len(api.sqls) != 2 {
+		t.Fatalf("%d statements, want one for the values and one for the bands of both series", len(api.sqls))
+	}
 	for _, sql := range api.sqls {
-		if !strings.Contains(sql, "max(upper) AS upper") || !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)") || strings.Contains(sql, "$__") {
+		if !strings.Contains(sql, "series_id IN (1, 2)") || strings.Contains(sql, "$__") {
+			t.Fatalf("SQL %s", sql)
+		}
+		if strings.Contains(sql, "FROM bands") && (!strings.Contains(sql, "max(upper) AS upper") || !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)")) {
 			t.Fatalf("band SQL %s", sql)
 		}
+		if strings.Contains(sql, "FROM samples_data") && (!strings.Contains(sql, "max(value) AS value") || !strings.Contains(sql, "time < fromUnixTimestamp64Milli(3600000)")) {
+			t.Fatalf("values SQL %s", sql)
+		}
+	}
+}
+
+func TestBatches(t *testing.T) {
+	var series []firebreak.Series
+	for i := range 5 {
+		series = append(series, firebreak.Series{MetricName: []string{"a", "b"}[i%2]})
+	}
+	// 20,000 steps: two series a batch; metrics never mix.
+	got := batches(series, 20_000)
+	want := [][]int{{0, 2}, {1, 3}, {4}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("batches %v, want %v", got, want)
+	}
+	if got := batches(series, 100_000); len(got) != 5 {
+		t.Fatalf("over the budget: one series a batch, got %v", got)
 	}
 }
 

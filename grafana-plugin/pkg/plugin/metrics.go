@@ -90,28 +90,9 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 			return d.apiError(err)
 		}
 	}
-	frames := make(data.Frames, 0, len(ranges))
-	unbanded := 0
-	for i, r := range ranges {
-		times := make([]time.Time, len(r.Points))
-		values := make([]*float64, len(r.Points))
-		for j, p := range r.Points {
-			times[j], values[j] = p.Time, p.Value
-		}
-		frame := seriesFrame(series[i], times, column{name: FieldValue, values: values})
-		frame.Meta.ExecutedQueryString = executed(q, step, series[i].SeriesID.String())
-		frames = append(frames, frame)
-		if bands == nil {
-			continue
-		}
-		bandFrames, err := bandFrames(series[i], bands[i])
-		if err != nil {
-			return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's bands: "+err.Error())
-		}
-		if len(bandFrames) == 0 {
-			unbanded++
-		}
-		frames = append(frames, bandFrames...)
+	frames, unbanded, err := seriesFrames(series, ranges, bands, func(i int) string { return executed(q, step, series[i].SeriesID.String()) })
+	if err != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's bands: "+err.Error())
 	}
 	if unbanded > 0 {
 		notices = append(notices, data.Notice{Severity: data.NoticeSeverityInfo,
@@ -121,36 +102,134 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 	return backend.DataResponse{Frames: frames}
 }
 
-// fetchRanges gets every series' points, a few at a time, in series order.
-func (d *Datasource) fetchRanges(ctx context.Context, series []firebreak.Series, from, to time.Time, step time.Duration, agg string) ([]*firebreak.Range, error) {
-	out := make([]*firebreak.Range, len(series))
-	err := each(ctx, len(series), func(ctx context.Context, i int) (err error) {
-		out[i], err = d.api.QueryRange(ctx, firebreak.RangeQuery{
-			SeriesID: series[i].SeriesID.String(), Start: from, End: to, Step: step, Aggregation: agg,
-		})
-		return err
+// seriesFrames are each series' value frame (its executed query from
+// executed(i)), followed by its band frames when bands is not nil, and how
+// many series have no band.
+func seriesFrames(series []firebreak.Series, ranges []*firebreak.Range, bands []*firebreak.Result, executed func(i int) string) (data.Frames, int, error) {
+	frames := make(data.Frames, 0, len(ranges))
+	unbanded := 0
+	for i, r := range ranges {
+		times := make([]time.Time, len(r.Points))
+		values := make([]*float64, len(r.Points))
+		for j, p := range r.Points {
+			times[j], values[j] = p.Time, p.Value
+		}
+		frame := seriesFrame(series[i], times, column{name: FieldValue, values: values})
+		frame.Meta.ExecutedQueryString = executed(i)
+		frames = append(frames, frame)
+		if bands == nil {
+			continue
+		}
+		bandFrames, err := bandFrames(series[i], bands[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(bandFrames) == 0 {
+			unbanded++
+		}
+		frames = append(frames, bandFrames...)
+	}
+	return frames, unbanded, nil
+}
+
+// batchRows bounds the rows one batched statement returns (series × steps),
+// well below the API's default row limit (--sql-max-rows, 100,000).
+const batchRows = 40_000
+
+// batches splits the series into groups of one metric name, each small
+// enough that its steps stay within batchRows: the indexes into series.
+func batches(series []firebreak.Series, steps int) [][]int {
+	per := max(1, batchRows/max(steps, 1))
+	var out [][]int
+	open := map[string]int{} // metric name → index in out of its open batch
+	for i, s := range series {
+		j, ok := open[s.MetricName]
+		if !ok || len(out[j]) >= per {
+			out = append(out, nil)
+			j = len(out) - 1
+			open[s.MetricName] = j
+		}
+		out[j] = append(out[j], i)
+	}
+	return out
+}
+
+// fetchSteps runs one statement per batch of series (sqlFor builds it for
+// a metric and its series ids), a few batches at a time, and splits the
+// answers by their first column (the series id): per series, a result
+// whose first column is the step, as converters.Steps reads it. A series
+// without rows gets an empty result.
+func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, steps int,
+	sqlFor func(metric string, ids []string) (string, error)) ([]*firebreak.Result, error) {
+	groups := batches(series, steps)
+	out := make([]*firebreak.Result, len(series))
+	err := each(ctx, len(groups), func(ctx context.Context, g int) error {
+		ids := make([]string, len(groups[g]))
+		index := make(map[string]int, len(groups[g]))
+		for k, i := range groups[g] {
+			ids[k] = series[i].SeriesID.String()
+			index[ids[k]] = i
+		}
+		sql, err := sqlFor(series[groups[g][0]].MetricName, ids)
+		if err != nil {
+			return err
+		}
+		res, err := d.api.SQL(ctx, sql)
+		if err != nil {
+			return err
+		}
+		if len(res.Columns) < 2 {
+			return fmt.Errorf("the batched answer has %d columns", len(res.Columns))
+		}
+		for _, i := range groups[g] {
+			out[i] = &firebreak.Result{Columns: res.Columns[1:]}
+		}
+		for _, row := range res.Rows {
+			id, _ := row[0].(string)
+			i, ok := index[id]
+			if !ok {
+				return fmt.Errorf("the batched answer names series %v, which was not asked for", row[0])
+			}
+			out[i].Rows = append(out[i].Rows, row[1:])
+		}
+		return nil
 	})
 	return out, err
 }
 
-// fetchBands gets every series' band per step from the bands table, a few
-// at a time, in series order: one SQL call per series keeps each answer
-// within the API's point limit.
-func (d *Datasource) fetchBands(ctx context.Context, series []firebreak.Series, dq backend.DataQuery, step time.Duration, agg string) ([]*firebreak.Result, error) {
-	mc := macros.Context{From: dq.TimeRange.From, To: dq.TimeRange.To, Interval: step}
-	out := make([]*firebreak.Result, len(series))
-	err := each(ctx, len(series), func(ctx context.Context, i int) error {
-		sql, err := query.BandsSQL(series[i].MetricName, series[i].SeriesID.String(), step, agg)
-		if err == nil {
-			sql, err = macros.Expand(sql, mc)
-		}
-		if err != nil {
-			return err
-		}
-		out[i], err = d.api.SQL(ctx, sql)
-		return err
+// fetchRanges gets every series' points per step, in series order, as
+// /api/v1/query_range computes them but one statement per batch of series.
+func (d *Datasource) fetchRanges(ctx context.Context, series []firebreak.Series, from, to time.Time, step time.Duration, agg string) ([]*firebreak.Range, error) {
+	steps := int(to.Sub(from)/step) + 1
+	res, err := d.fetchSteps(ctx, series, steps, func(metric string, ids []string) (string, error) {
+		return query.SeriesValuesSQL(metric, ids, step, agg, from, to)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*firebreak.Range, len(series))
+	for i, r := range res {
+		times, cols, err := converters.Steps(r)
+		if err != nil {
+			return nil, fmt.Errorf("series %s: %w", series[i].SeriesID, err)
+		}
+		rg := &firebreak.Range{Series: series[i], Points: make([]firebreak.Point, len(times))}
+		for j, t := range times {
+			rg.Points[j] = firebreak.Point{Time: t, Value: cols[FieldValue][j]}
+		}
+		out[i] = rg
+	}
+	return out, nil
+}
+
+// fetchBands gets every series' band per step from the bands table, in
+// series order, one statement per batch of series.
+func (d *Datasource) fetchBands(ctx context.Context, series []firebreak.Series, dq backend.DataQuery, step time.Duration, agg string) ([]*firebreak.Result, error) {
+	from, to := dq.TimeRange.From, dq.TimeRange.To
+	steps := int(to.Sub(from)/step) + 1
+	return d.fetchSteps(ctx, series, steps, func(metric string, ids []string) (string, error) {
+		return query.SeriesBandsSQL(metric, ids, step, agg, from, to)
+	})
 }
 
 // each calls fn for 0..n-1, rangeWorkers at a time; the first error
@@ -290,5 +369,5 @@ func executed(q query.Query, step time.Duration, seriesID string) string {
 		return "GET /api/v1/series?" + url.Values{"match[]": {q.Selector}}.Encode()
 	}
 	v.Set("series_id", seriesID)
-	return "GET /api/v1/query_range?" + v.Encode() + " (selector " + q.Selector + ")"
+	return "SQL on samples_data per step, as GET /api/v1/query_range?" + v.Encode() + " (selector " + q.Selector + ")"
 }

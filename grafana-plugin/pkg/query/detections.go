@@ -141,3 +141,72 @@ func (q Query) commonFilters() []string {
 	}
 	return out
 }
+
+// valueAggregations are the values' aggregations within a step, as
+// /api/v1/query_range computes them.
+var valueAggregations = map[string]string{
+	"avg": "avg(value)", "min": "min(value)", "max": "max(value)", "sum": "sum(value)",
+	"count": "count()", "last": "argMax(value, time)", "first": "argMin(value, time)",
+}
+
+// SeriesValuesSQL selects several series of one metric per step in one
+// statement, as /api/v1/query_range does for one: id (the series id as
+// text), t (the step's start in Unix milliseconds, epoch-aligned), value;
+// ordered by series and step; points within [from, to). One statement for
+// many series saves a round trip per series, which dominates a panel of
+// many series.
+func SeriesValuesSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time) (string, error) {
+	f, ok := valueAggregations[agg]
+	if !ok {
+		return "", fmt.Errorf("aggregation %q is not one of avg, min, max, sum, count, last, first", agg)
+	}
+	in, stepMs, err := batchArgs(ids, step)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`SELECT toString(series_id) AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s AS value
+FROM samples_data FINAL
+WHERE metric_name = %[3]s AND series_id IN (%[4]s)
+  AND time >= fromUnixTimestamp64Milli(%[5]d) AND time < fromUnixTimestamp64Milli(%[6]d)
+GROUP BY series_id, t ORDER BY series_id, t`, stepMs, f, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+}
+
+// SeriesBandsSQL is BandsSQL for several series of one metric: id, t, then
+// BandColumns, ordered by series and step, within [from, to].
+func SeriesBandsSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time) (string, error) {
+	f, ok := bandAggregations[agg]
+	if !ok {
+		return "", fmt.Errorf("no band for aggregation %q", agg)
+	}
+	in, stepMs, err := batchArgs(ids, step)
+	if err != nil {
+		return "", err
+	}
+	col := func(name string) string { return fmt.Sprintf(f, name) + " AS " + name }
+	return fmt.Sprintf(`SELECT toString(series_id) AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s, %[3]s, %[4]s, max(score) AS score
+FROM bands FINAL
+WHERE metric_name = %[5]s AND series_id IN (%[6]s) AND learning = 0
+  AND time >= fromUnixTimestamp64Milli(%[7]d) AND time <= fromUnixTimestamp64Milli(%[8]d)
+GROUP BY series_id, t ORDER BY series_id, t`, stepMs, col("expected"), col("lower"), col("upper"), macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+}
+
+// batchArgs checks the series ids (unsigned integers, formatted here) and
+// the step.
+func batchArgs(ids []string, step time.Duration) (string, int64, error) {
+	if len(ids) == 0 {
+		return "", 0, fmt.Errorf("no series")
+	}
+	parts := make([]string, len(ids))
+	for i, s := range ids {
+		id, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return "", 0, fmt.Errorf("series id %q is not an unsigned 64-bit integer", s)
+		}
+		parts[i] = strconv.FormatUint(id, 10)
+	}
+	stepMs := step.Milliseconds()
+	if stepMs < 1 {
+		return "", 0, fmt.Errorf("step %s is below 1ms", step)
+	}
+	return strings.Join(parts, ", "), stepMs, nil
+}

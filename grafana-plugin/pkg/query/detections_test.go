@@ -101,3 +101,37 @@ func TestAlertsSQL(t *testing.T) {
 		t.Fatalf("current mode with a state: %s", got)
 	}
 }
+
+func TestSeriesSQL(t *testing.T) {
+	from, to := time.UnixMilli(0), time.UnixMilli(3_600_000)
+	v, err := SeriesValuesSQL("it's", []string{"1", "18446744073709551615"}, time.Minute, "last", from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"argMax(value, time) AS value", "metric_name = 'it\\'s'", "series_id IN (1, 18446744073709551615)",
+		"intDiv(toUnixTimestamp64Milli(time), 60000) * 60000 AS t", "time < fromUnixTimestamp64Milli(3600000)", "GROUP BY series_id, t ORDER BY series_id, t"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("values SQL lacks %q:\n%s", want, v)
+		}
+	}
+	b, err := SeriesBandsSQL("m", []string{"7"}, time.Minute, "avg", from, to)
+	if err != nil || !strings.Contains(b, "avg(upper) AS upper") || !strings.Contains(b, "learning = 0") || !strings.Contains(b, "time <= fromUnixTimestamp64Milli(3600000)") {
+		t.Fatalf("bands SQL %v:\n%s", err, b)
+	}
+	for _, bad := range []struct {
+		ids []string
+		agg string
+		msg string
+	}{
+		{[]string{"1 OR 1=1"}, "avg", "not an unsigned 64-bit integer"},
+		{nil, "avg", "no series"},
+		{[]string{"1"}, "median", `aggregation "median"`},
+	} {
+		if _, err := SeriesValuesSQL("m", bad.ids, time.Minute, bad.agg, from, to); err == nil || !strings.Contains(err.Error(), bad.msg) {
+			t.Errorf("%v %s: %v, want %q", bad.ids, bad.agg, err, bad.msg)
+		}
+	}
+	if _, err := SeriesBandsSQL("m", []string{"1"}, time.Minute, "count", from, to); err == nil {
+		t.Error("a count has no band")
+	}
+}

@@ -22,13 +22,20 @@ const (
 	TypeMetrics   = "metrics"
 	TypeAnomalies = "anomalies"
 	TypeAlerts    = "alerts"
+	// The query types of incidents, log patterns, logs and support
+	// sentiment read Firebreak's endpoints for them (incidents.go).
+	TypeIncidents   = "incidents"
+	TypeIncident    = "incident"
+	TypeLogPatterns = "logPatterns"
+	TypeLogs        = "logs"
+	TypeSentiment   = "sentiment"
 )
 
 // Types lists the query types, for messages.
-var Types = []string{TypeMetrics, TypeSQL, TypeAnomalies, TypeAlerts}
+var Types = []string{TypeMetrics, TypeSQL, TypeAnomalies, TypeAlerts, TypeIncidents, TypeIncident, TypeLogPatterns, TypeLogs, TypeSentiment}
 
-// Formats of an answer: sql takes table or time_series, anomalies table or
-// annotations, alerts table.
+// Formats of an answer: sql takes table or time_series; anomalies, alerts
+// and incidents table or annotations.
 const (
 	FormatTable       = "table"
 	FormatTimeSeries  = "time_series"
@@ -79,15 +86,54 @@ type Model struct {
 
 	// anomalies and alerts
 	Kinds []string `json:"kinds,omitempty"`
-	// Service and Severity: one name or several separated by commas (a
-	// multi-value dashboard variable arrives so); empty for all.
-	Service  string   `json:"service,omitempty"`
-	Severity string   `json:"severity,omitempty"`
+	// Service: one name or several separated by commas (a multi-value
+	// dashboard variable arrives so); empty for all.
+	Service string `json:"service,omitempty"`
+	// Severity: a list, as text separated by commas or as a JSON array
+	// (incidents: ["P1", "P2"]); logs: one minimum level.
+	Severity List     `json:"severity,omitempty"`
 	State    string   `json:"state,omitempty"`
 	MinScore *float64 `json:"minScore,omitempty"`
 	Limit    int      `json:"limit,omitempty"`
-	// alerts: current or history
+	// alerts: current or history; logPatterns: top, new or rates
 	Mode string `json:"mode,omitempty"`
+
+	// incident: the incident's id (often a dashboard variable's value)
+	IncidentID string `json:"incidentId,omitempty"`
+	// incident: timeline, states, root_causes, series or summary;
+	// sentiment: series or samples
+	View string `json:"view,omitempty"`
+	// logs: a case-insensitive substring of the line, and a template id
+	Search     string `json:"search,omitempty"`
+	TemplateID string `json:"templateId,omitempty"`
+	// sentiment: channel filter (like service) and grouping (service or channel)
+	Channel string `json:"channel,omitempty"`
+	GroupBy string `json:"groupBy,omitempty"`
+}
+
+// List is a list of strings saved either as JSON text separated by commas
+// ("P1, P2", as a multi-value variable arrives in a text field) or as a
+// JSON array (["P1", "P2"]); either way the items are trimmed and empty
+// ones dropped.
+type List []string
+
+// UnmarshalJSON accepts a string, an array of strings, or null.
+func (l *List) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*l = splitList(s)
+		return nil
+	}
+	var arr []string
+	if err := json.Unmarshal(b, &arr); err != nil {
+		return fmt.Errorf("want text or a list of texts, got %s", b)
+	}
+	var out List
+	for _, v := range arr {
+		out = append(out, splitList(v)...)
+	}
+	*l = out
+	return nil
 }
 
 // Query is a validated query.
@@ -97,6 +143,8 @@ type Query struct {
 	StepDuration time.Duration
 	// Services and Severities are Service and Severity split and trimmed.
 	Services, Severities []string
+	// Channels is Channel split and trimmed (sentiment).
+	Channels []string
 }
 
 // Parse reads and validates one query. Errors are meant for the user.
@@ -128,6 +176,16 @@ func Parse(dq backend.DataQuery) (Query, error) {
 		err = q.checkAnomalies()
 	case TypeAlerts:
 		err = q.checkAlerts()
+	case TypeIncidents:
+		err = q.checkIncidents()
+	case TypeIncident:
+		err = q.checkIncident()
+	case TypeLogPatterns:
+		err = q.checkLogPatterns()
+	case TypeLogs:
+		err = q.checkLogs()
+	case TypeSentiment:
+		err = q.checkSentiment()
 	default:
 		err = fmt.Errorf("unknown query type %q: use %s", m.QueryType, strings.Join(Types, ", "))
 	}
@@ -176,7 +234,7 @@ func (q *Query) checkFilters(states []string) error {
 			return fmt.Errorf("kind %q is not one of %s", k, strings.Join(Kinds, ", "))
 		}
 	}
-	q.Services, q.Severities = splitList(q.Service), splitList(q.Severity)
+	q.Services, q.Severities = splitList(q.Service), q.Severity
 	if q.State != "" && !slices.Contains(states, q.State) {
 		return fmt.Errorf("state %q is not one of %s (or empty for any)", q.State, strings.Join(states, ", "))
 	}
@@ -209,7 +267,13 @@ func (q *Query) checkAlerts() error {
 	if q.Mode != ModeCurrent && q.Mode != ModeHistory {
 		return fmt.Errorf("mode %q is neither %s nor %s", q.Mode, ModeCurrent, ModeHistory)
 	}
-	return q.checkFormat(FormatTable)
+	if err := q.checkFormat(FormatTable, FormatAnnotations); err != nil {
+		return err
+	}
+	if q.Format == FormatAnnotations && q.Mode != ModeCurrent {
+		return fmt.Errorf("alert annotations span each alert from firing to resolved: use mode %s", ModeCurrent)
+	}
+	return nil
 }
 
 // checkFormat defaults the format to the first allowed one.

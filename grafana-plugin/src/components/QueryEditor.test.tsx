@@ -2,7 +2,7 @@ import React from 'react';
 import { fireEvent, render, screen } from '@testing-library/react';
 import { QueryEditor } from './QueryEditor';
 import { DataSource } from '../datasource';
-import { AlertMode, FirebreakQuery, Format, QueryType } from '../types';
+import { AlertMode, FirebreakQuery, Format, GroupBy, IncidentView, PatternMode, QueryType, SentimentView } from '../types';
 
 const ds = {} as DataSource;
 
@@ -118,5 +118,96 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ state: 'firing' }));
     fireEvent.change(screen.getByLabelText('Severity'), { target: { value: 'critical' } });
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ severity: 'critical' }));
+  });
+
+  it('edits an alerts query as annotations, which need the current mode', () => {
+    const { onChange } = setup({ queryType: QueryType.Alerts, mode: AlertMode.History });
+    fireEvent.click(screen.getByRole('radio', { name: 'Annotations' }));
+    expect(onChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ format: Format.Annotations, mode: AlertMode.Current })
+    );
+  });
+
+  it('switches to each new query type, showing only its fields', () => {
+    const { onChange } = setup({ queryType: QueryType.Metrics, selector: 'up' });
+    fireEvent.click(screen.getByRole('radio', { name: 'Incidents' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: QueryType.Incidents }));
+    fireEvent.click(screen.getByRole('radio', { name: 'Log patterns' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: QueryType.LogPatterns }));
+  });
+
+  it('edits an incidents query: service, state, severities, limit and format', () => {
+    const { onChange, onRunQuery } = setup({ queryType: QueryType.Incidents, severity: ['P1'] });
+    expect(screen.queryByLabelText('Selector')).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('Search')).not.toBeInTheDocument();
+    expect(screen.getByRole('checkbox', { name: 'P1' })).toBeChecked();
+    fireEvent.click(screen.getByRole('checkbox', { name: 'P3' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ severity: ['P1', 'P3'] }));
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    fireEvent.click(screen.getByRole('radio', { name: 'mitigated' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ state: 'mitigated' }));
+    fireEvent.change(screen.getByLabelText('Service'), { target: { value: '$service' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ service: '$service' }));
+    expect(screen.getByLabelText('Limit')).toHaveAttribute('placeholder', '100');
+    fireEvent.click(screen.getByRole('radio', { name: 'Annotations' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ format: Format.Annotations }));
+  });
+
+  it('unchecks the last severity to show every one', () => {
+    const { onChange } = setup({ queryType: QueryType.Incidents, severity: 'P2' });
+    fireEvent.click(screen.getByRole('checkbox', { name: 'P2' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ severity: undefined }));
+  });
+
+  it('edits an incident query: the id runs on blur, the view at once', () => {
+    const { onChange, onRunQuery } = setup({ queryType: QueryType.Incident });
+    expect(screen.getByRole('radio', { name: 'Timeline' })).toBeChecked();
+    const id = screen.getByLabelText('Incident id');
+    fireEvent.change(id, { target: { value: '$incident' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ incidentId: '$incident' }));
+    expect(onRunQuery).not.toHaveBeenCalled();
+    fireEvent.blur(id);
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    fireEvent.click(screen.getByRole('radio', { name: 'Root causes' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ view: IncidentView.RootCauses }));
+    expect(screen.queryByLabelText('Limit')).not.toBeInTheDocument();
+  });
+
+  it('edits a log patterns query; rates default to 10 templates', () => {
+    const { onChange } = setup({ queryType: QueryType.LogPatterns, mode: PatternMode.Rates });
+    expect(screen.getByRole('radio', { name: 'Rates' })).toBeChecked();
+    expect(screen.getByLabelText('Limit')).toHaveAttribute('placeholder', '10');
+    fireEvent.click(screen.getByRole('radio', { name: 'New' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ mode: PatternMode.New }));
+  });
+
+  it('edits a logs query: search, template id, minimum level, limit', () => {
+    const { onChange } = setup({ queryType: QueryType.Logs, service: 'checkout' });
+    fireEvent.change(screen.getByLabelText('Search'), { target: { value: 'timeout' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ search: 'timeout', service: 'checkout' }));
+    fireEvent.change(screen.getByLabelText('Template id'), { target: { value: '00ab00000000cd01' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ templateId: '00ab00000000cd01' }));
+    expect(screen.getByRole('radio', { name: 'any' })).toBeChecked();
+    fireEvent.click(screen.getByRole('radio', { name: 'warn' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ severity: 'warn' }));
+    expect(screen.getByLabelText('Limit')).toHaveAttribute('placeholder', '500');
+  });
+
+  it('edits a sentiment query: group by for series, limit for samples', () => {
+    const { onChange } = setup({ queryType: QueryType.Sentiment });
+    expect(screen.getByRole('radio', { name: 'service' })).toBeChecked();
+    expect(screen.queryByLabelText('Limit')).not.toBeInTheDocument();
+    fireEvent.click(screen.getByRole('radio', { name: 'channel' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ groupBy: GroupBy.Channel }));
+    fireEvent.change(screen.getByLabelText('Channel'), { target: { value: 'chat,email' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ channel: 'chat,email' }));
+    fireEvent.click(screen.getByRole('radio', { name: 'Samples' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ view: SentimentView.Samples }));
+  });
+
+  it('shows the limit of the samples view', () => {
+    setup({ queryType: QueryType.Sentiment, view: SentimentView.Samples });
+    expect(screen.getByLabelText('Limit')).toHaveAttribute('placeholder', '20');
+    expect(screen.queryByRole('radio', { name: 'channel' })).not.toBeInTheDocument();
   });
 });

@@ -2,6 +2,7 @@ import React, { ChangeEvent } from 'react';
 import { Checkbox, InlineField, InlineSwitch, Input, RadioButtonGroup, Stack, TextArea } from '@grafana/ui';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { DataSource } from '../datasource';
+import { IncidentEditor, IncidentsEditor, LogPatternsEditor, LogsEditor, SentimentEditor } from './ReadEditors';
 import {
   AGGREGATIONS,
   Aggregation,
@@ -26,6 +27,11 @@ const queryTypes = [
   { label: 'SQL', value: QueryType.SQL },
   { label: 'Anomalies', value: QueryType.Anomalies },
   { label: 'Alerts', value: QueryType.Alerts },
+  { label: 'Incidents', value: QueryType.Incidents },
+  { label: 'Incident', value: QueryType.Incident },
+  { label: 'Log patterns', value: QueryType.LogPatterns },
+  { label: 'Logs', value: QueryType.Logs },
+  { label: 'Sentiment', value: QueryType.Sentiment },
 ];
 
 const sqlFormats: Array<SelectableValue<Format>> = [
@@ -270,7 +276,7 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
             >
               <Input
                 id="query-editor-severity"
-                value={query.severity ?? ''}
+                value={Array.isArray(query.severity) ? query.severity.join(',') : (query.severity ?? '')}
                 placeholder="all"
                 width={20}
                 onChange={(e: ChangeEvent<HTMLInputElement>) => set({ severity: e.target.value })}
@@ -279,8 +285,25 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
             </InlineField>
           </Stack>
           {filters(ALERT_STATES)}
+          <InlineField
+            label="Format"
+            labelWidth={14}
+            tooltip="Annotations: each alert from firing to resolved (current mode), tagged with severity, service and kind"
+          >
+            <RadioButtonGroup
+              options={anomalyFormats}
+              value={query.format === Format.Annotations ? Format.Annotations : Format.Table}
+              onChange={(v) => set({ format: v, mode: v === Format.Annotations ? AlertMode.Current : query.mode }, true)}
+            />
+          </InlineField>
         </>
       )}
+
+      {queryType === QueryType.Incidents && <IncidentsEditor query={query} set={set} onRunQuery={onRunQuery} />}
+      {queryType === QueryType.Incident && <IncidentEditor query={query} set={set} onRunQuery={onRunQuery} />}
+      {queryType === QueryType.LogPatterns && <LogPatternsEditor query={query} set={set} onRunQuery={onRunQuery} />}
+      {queryType === QueryType.Logs && <LogsEditor query={query} set={set} onRunQuery={onRunQuery} />}
+      {queryType === QueryType.Sentiment && <SentimentEditor query={query} set={set} onRunQuery={onRunQuery} />}
     </Stack>
   );
 }
