@@ -240,9 +240,13 @@ func findEmails(s string, spans *[]span) {
 	}
 }
 
-// domainEnd returns the end of a valid domain starting at i, or 0.
+// domainEnd returns the end of the longest valid domain starting at i, or
+// 0: at least two labels, the last of two or more letters. A trailing
+// label that cannot end a domain ("a@b.co.0000…") is left off rather than
+// rejecting the address: otherwise redacting the digits after it would
+// leave "a@b.co" whole in the output.
 func domainEnd(s string, i int) int {
-	end, labels, lastLabel := i, 0, 0
+	end, labels, best := i, 0, 0
 	for {
 		j := end
 		for j < len(s) && (isAlnum(s[j]) || s[j] == '-') {
@@ -252,7 +256,9 @@ func domainEnd(s string, i int) int {
 			break
 		}
 		labels++
-		lastLabel = end
+		if labels >= 2 && j-end >= 2 && allLetters(s[end:j]) {
+			best = j
+		}
 		end = j
 		if end+1 < len(s) && s[end] == '.' && isAlnum(s[end+1]) {
 			end++
@@ -260,15 +266,16 @@ func domainEnd(s string, i int) int {
 		}
 		break
 	}
-	if labels < 2 || end-lastLabel < 2 {
-		return 0
-	}
-	for k := lastLabel; k < end; k++ {
+	return best
+}
+
+func allLetters(s string) bool {
+	for k := 0; k < len(s); k++ {
 		if !isLetter(s[k]) {
-			return 0
+			return false
 		}
 	}
-	return end
+	return true
 }
 
 // ---- IBAN ----
