@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,60 +192,4 @@ func getJSON(t *testing.T, url string, v any) {
 	if err := json.Unmarshal([]byte(get(t, url, 200)), v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-}
-
-// The demo's scripted incidents, twenty times faster than real time
-// (every detector works in event time): the disk-fill prediction comes
-// before the disk is full; in the payment outage the metric anomaly comes
-// before the first complaint, a new error log template and a complaint
-// surge are detected, and one incident holds them with payment first.
-func TestDemoScriptedIncidents(t *testing.T) {
-	p := startCommand(t, "demo", t.TempDir(), "", "", "--speed", "20", "--demo-instances", "2")
-	first := func(sql string) (time.Time, bool) {
-		code, r := p.sql(t, sql)
-		if code != 200 || len(r.Rows) == 0 {
-			return time.Time{}, false
-		}
-		var s string
-		if json.Unmarshal(r.Rows[0][0], &s) != nil || s == "" || strings.HasPrefix(s, "1970") {
-			return time.Time{}, false
-		}
-		ts, err := time.Parse(time.RFC3339Nano, s)
-		return ts, err == nil
-	}
-	var predicted, full, anomaly, template, surge time.Time
-	waitUntil(t, 150*time.Second, "the scripted incidents' signals", func() bool {
-		var ok [5]bool
-		predicted, ok[0] = first(`SELECT min(time) FROM anomalies WHERE kind = 'predictive' AND rule = 'DiskWillFill' AND labels['instance'] = 'inventory-a'`)
-		full, ok[1] = first(`SELECT min(time) FROM samples WHERE metric_name = 'disk_used_ratio' AND labels['instance'] = 'inventory-a' AND value >= 0.9`)
-		anomaly, ok[2] = first(`SELECT min(time) FROM anomalies WHERE kind = 'anomaly' AND service = 'payment' AND metric_name = 'http_error_ratio' AND score >= 0.7`)
-		template, ok[3] = first(`SELECT min(time) FROM anomalies WHERE kind = 'log_pattern' AND service = 'payment' AND labels['template'] LIKE '%payment gateway timeout%'`)
-		surge, ok[4] = first(`SELECT min(time) FROM anomalies WHERE kind = 'complaint_surge' AND state = 'open' AND service IN ('payment', 'checkout')`)
-		return ok[0] && ok[1] && ok[2] && ok[3] && ok[4]
-	})
-	t.Logf("simulated times: disk predicted %s before full; payment anomaly %s before the complaint surge; new error template %s after the anomaly",
-		full.Sub(predicted), surge.Sub(anomaly), template.Sub(anomaly))
-	if !predicted.Before(full) {
-		t.Errorf("disk prediction %v not before the disk was full %v", predicted, full)
-	}
-	if !anomaly.Before(surge) {
-		t.Errorf("payment anomaly %v not before the complaint surge %v", anomaly, surge)
-	}
-	var list struct {
-		Incidents []struct {
-			Services   []string `json:"services"`
-			RootCauses []struct {
-				Service string `json:"service"`
-			} `json:"root_causes"`
-		} `json:"incidents"`
-	}
-	waitUntil(t, 60*time.Second, "an incident led by payment", func() bool {
-		getJSON(t, p.base+"/api/v1/incidents", &list)
-		for _, in := range list.Incidents {
-			if len(in.RootCauses) > 0 && in.RootCauses[0].Service == "payment" && slices.Contains(in.Services, "payment") {
-				return true
-			}
-		}
-		return false
-	})
 }

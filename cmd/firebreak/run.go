@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,11 +93,14 @@ type runConfig struct {
 	topologyFile    string
 	resolveHold     time.Duration
 	insertWorkers   int
+	faultInjection  bool
+	stages          string
 
 	demoDay    time.Duration
 	demoRate   time.Duration
 	demoFactor int
 	demoSpeed  int
+	scenarios  listFlag
 }
 
 func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
@@ -133,13 +138,17 @@ func (c *runConfig) register(fs *flag.FlagSet, demo bool) {
 	fs.StringVar(&c.topologyFile, "topology", "", "YAML file of services and their dependencies (docs/incidents.md), used to group anomalies into incidents and rank root causes; empty groups by service only (the demo uses its shop topology)")
 	fs.DurationVar(&c.resolveHold, "alert-resolve-hold", 2*time.Minute, "alerter: an anomaly alert resolves only if its series stays normal this long after it recovered (no flapping)")
 	fs.StringVar(&c.dashboardURL, "dashboard-url", "http://localhost:3000/d/firebreak-service", "Grafana dashboard that alerts link to (generatorURL)")
+	fs.StringVar(&c.stages, "stages", "all", "stages this process runs: all, or a comma-separated subset of "+strings.Join(allStages, ",")+
+		" (docs/scaling.md). The store is opened only with the writer (or --clickhouse-dsn, which also serves the query API); writer and detectors split partitions with other processes in their consumer groups, the alerter and correlator run one active member and stand by in the others")
 	fs.DurationVar(&c.selfMetrics, "self-metrics-interval", 15*time.Second, "store firebreak's own /metrics in the samples table (job=\"firebreak\") this often, for the self-health dashboard; detectors do not read them; 0 turns it off")
+	fs.BoolVar(&c.faultInjection, "fault-injection", false, "testing only: serve POST /debug/faults/store?down=70s on --http-addr, which makes the store fail every call for that long (docs/reliability.md); never on a shared network")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on --http-addr (for performance work; keep it off on shared networks)")
 	if demo {
 		fs.DurationVar(&c.demoDay, "demo-day", 10*time.Minute, "demo: wall-clock length of one simulated day (daily seasonality compressed in time)")
 		fs.DurationVar(&c.demoRate, "demo-interval", 2*time.Second, "demo: interval between points of every demo series (the detectors score after 130 points: 4.3 minutes at 2s)")
 		fs.IntVar(&c.demoFactor, "demo-instances", 3, "demo: instances per service")
 		fs.IntVar(&c.demoSpeed, "speed", 1, "demo: simulated time runs this many times faster than the wall clock (timestamps run ahead of now)")
+		fs.Var(&c.scenarios, "scenario", "demo: scripted incident to play, repeatable, in order: payment-db-latency, edge-silence, order-storm, disk-fill (docs/incidents.md); default all four")
 	}
 }
 
@@ -157,6 +166,11 @@ func cmdRun(ctx context.Context, args []string, demo bool) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if demo {
+		if err := checkDemoFlags(cfg); err != nil {
+			return err
+		}
+	}
 	log, err := newLogger(cfg.logLevel)
 	if err != nil {
 		return err
@@ -168,6 +182,15 @@ func cmdRun(ctx context.Context, args []string, demo bool) error {
 // every stage down in order: stop accepting, drain the writer, close the
 // store and the broker.
 func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error {
+	on, err := parseStages(cfg.stages)
+	if err != nil {
+		return err
+	}
+	if !cfg.detect { // --detect=false predates --stages: it turns every detector and the alerter off
+		for _, st := range []string{"detect", "logdetect", "surge", "alerter", "correlator"} {
+			on[st] = false
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -191,13 +214,17 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	limits := store.Limits{MaxResultRows: cfg.sqlMaxRows, MaxExecutionSecs: cfg.sqlTimeout.Seconds(), MaxMemoryBytes: cfg.sqlMaxMemory}
 	var st store.Store
 	var insertStores []store.Store // more connections for the writer's parallel inserts (chDB)
-	if cfg.clickhouseDSN != "" {
+	switch {
+	case !on["writer"] && cfg.clickhouseDSN == "":
+		// Only the writer writes the store, and an embedded engine is owned
+		// by one process: a process without the writer leaves it alone.
+	case cfg.clickhouseDSN != "":
 		s, err := chserver.Open(setupCtx, cfg.clickhouseDSN, limits)
 		if err != nil {
 			return fmt.Errorf("open ClickHouse server: %w", err)
 		}
 		st = s
-	} else {
+	default:
 		lib, err := locateOrFetch(ctx, demo)
 		if err != nil {
 			return err
@@ -222,9 +249,19 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			insertStores = append(insertStores, s)
 		}
 	}
-	defer st.Close()
-	if err := schema.Migrate(setupCtx, st, schema.Options{RetentionDays: cfg.retentionDays}, log); err != nil {
-		return err
+	var faults *store.Faults
+	if st != nil && cfg.faultInjection {
+		faults = &store.Faults{}
+		st = faults.Wrap(st)
+		for i := range insertStores {
+			insertStores[i] = faults.Wrap(insertStores[i])
+		}
+	}
+	if st != nil {
+		defer st.Close()
+		if err := schema.Migrate(setupCtx, st, schema.Options{RetentionDays: cfg.retentionDays}, log); err != nil {
+			return err
+		}
 	}
 
 	producer := bus.NewProducer(brokers, "firebreak-collector")
@@ -246,39 +283,54 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	}
 	guard := ingest.NewGuard(ingestMetrics, tokens, rates)
 	rw := guard.Wrap("remote_write", remotewrite.New(remotewrite.Config{MaxBodyBytes: cfg.maxBodyBytes}, producer, parts.get, ingestMetrics))
-	w := writer.New(writer.Config{Brokers: brokers, MaxBatchRows: cfg.batchRows, MaxBatchWait: cfg.batchWait,
-		InsertWorkers: cfg.insertWorkers, InsertStores: insertStores},
-		st, producer, reg, log)
+	var w *writer.Writer
+	if on["writer"] {
+		w = writer.New(writer.Config{Brokers: brokers, MaxBatchRows: cfg.batchRows, MaxBatchWait: cfg.batchWait,
+			InsertWorkers: cfg.insertWorkers, InsertStores: insertStores},
+			st, producer, reg, log)
+	}
 
 	var detector *detect.Stage
 	var alerts *alerter.Alerter
 	var correlate *correlator.Correlator
 	var complaints *surge.Stage
 	var logPatterns *logdetect.Stage
-	if cfg.detect {
+	if on["detect"] {
 		rules, err := loadRules(cfg.rulesFile, demo)
 		if err != nil {
 			return err
 		}
 		detector = detect.New(detect.Config{Brokers: brokers, Rules: rules, BandEvery: cfg.bandEvery,
 			CheckpointEvery: cfg.checkpointEvery}, producer, reg, log)
+	}
+	if on["alerter"] {
+		graph, err := loadTopology(cfg.topologyFile, demo) // dependents of a failing service are not paged
+		if err != nil {
+			return err
+		}
 		alerts, err = alerter.New(alerter.Config{AlertmanagerURLs: cfg.alertmanagers, GeneratorURL: cfg.dashboardURL,
-			ResolveHold: cfg.resolveHold},
+			ResolveHold: cfg.resolveHold, Graph: graph},
 			brokers, producer, reg, log)
 		if err != nil {
 			return fmt.Errorf("alerter: %w", err)
 		}
+	}
+	if on["correlator"] {
 		graph, err := loadTopology(cfg.topologyFile, demo)
 		if err != nil {
 			return err
 		}
 		correlate = correlator.New(correlator.Config{Brokers: brokers, Incidents: incidents.Config{Graph: graph}},
 			producer, reg, log)
+	}
+	if on["surge"] {
 		surgeCfg := surge.Config{}
 		if demo {
 			surgeCfg.WarmupMinutes = 3 // the demo's day is minutes long
 		}
 		complaints = surge.NewStage(surge.StageConfig{Brokers: brokers, Engine: surgeCfg}, producer, reg, log)
+	}
+	if on["logdetect"] {
 		logCfg := logdetect.Config{Brokers: brokers}
 		if demo { // the demo's services log ~10 lines a second and its day is minutes long
 			logCfg.WarmupLines, logCfg.WarmupTime, logCfg.RateWarmup = 300, 5*time.Minute, 5*time.Minute
@@ -305,23 +357,27 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", guard.Wrap(otlp.SourceHTTP, otlpCollector.HTTPHandler()))
-	mux.Handle(loki.Path, guard.Wrap("loki", loki.New(loki.Config{}, pub, ingestMetrics)))
-	mux.Handle(jsonlines.Path, guard.Wrap("jsonlines", jsonlines.New(jsonlines.Config{}, pub, ingestMetrics)))
-	mux.Handle("/api/v1/support", guard.Wrap(support.SourceGeneric, supportCollector.Generic()))
-	mux.Handle("/api/v1/support/slack", guard.Wrap(support.SourceSlack, supportCollector.Slack()))
-	mux.Handle("/api/v1/support/ticket", guard.Wrap(support.SourceTicket, supportCollector.Ticket()))
-	ev := events.New(producer, ingestMetrics)
-	mux.Handle(events.PathEvents, guard.Wrap(events.SourceEvents, ev.Events()))
-	mux.Handle(events.PathWebhook, guard.Wrap(events.SourceAlertmanager, ev.Webhook()))
-	mux.Handle("POST /api/v1/incidents/{id}/{action}", guard.Wrap(events.SourceActions, ev.Actions()))
-	mux.Handle("POST /api/v1/write", rw)
-	mux.Handle("/api/v1/write", rw) // other methods: 405 with a reason
+	if on["collectors"] {
+		mux.Handle("/v1/", guard.Wrap(otlp.SourceHTTP, otlpCollector.HTTPHandler()))
+		mux.Handle(loki.Path, guard.Wrap("loki", loki.New(loki.Config{}, pub, ingestMetrics)))
+		mux.Handle(jsonlines.Path, guard.Wrap("jsonlines", jsonlines.New(jsonlines.Config{}, pub, ingestMetrics)))
+		mux.Handle("/api/v1/support", guard.Wrap(support.SourceGeneric, supportCollector.Generic()))
+		mux.Handle("/api/v1/support/slack", guard.Wrap(support.SourceSlack, supportCollector.Slack()))
+		mux.Handle("/api/v1/support/ticket", guard.Wrap(support.SourceTicket, supportCollector.Ticket()))
+		ev := events.New(producer, ingestMetrics)
+		mux.Handle(events.PathEvents, guard.Wrap(events.SourceEvents, ev.Events()))
+		mux.Handle(events.PathWebhook, guard.Wrap(events.SourceAlertmanager, ev.Webhook()))
+		mux.Handle("POST /api/v1/incidents/{id}/{action}", guard.Wrap(events.SourceActions, ev.Actions()))
+		mux.Handle("POST /api/v1/write", rw)
+		mux.Handle("/api/v1/write", rw) // other methods: 405 with a reason
+	}
 	// The read API sits behind its own tokens: a collector's token must not
 	// read the data back, and analysts need no right to write. Collectors'
 	// more specific patterns above take precedence over "/api/v1/".
 	read := http.NewServeMux()
-	queryapi.New(st, log).Register(read)
+	if st != nil {
+		queryapi.New(st, log).Register(read)
+	}
 	if correlate != nil {
 		read.Handle("GET /api/v1/topology", correlate.TopologyHandler())
 	}
@@ -333,6 +389,10 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		fmt.Fprintf(rw, "firebreak %s\n\nPOST /api/v1/write  Prometheus remote_write\nGET  /api/v1/sql?query=…  read-only SQL\nGET  /api/v1/series?match[]=…\nGET  /api/v1/query_range?match=…&start=…&end=…&step=…\nGET  /healthz\nGET  /metrics\n", version)
 	})
 
+	if faults != nil {
+		mux.Handle("/debug/faults/store", faults)
+		log.Warn("fault injection is on: POST /debug/faults/store?down=DURATION makes the store fail (testing only)")
+	}
 	if cfg.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -350,13 +410,15 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 	defer cancelStages()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := w.Run(stageCtx); err != nil {
-			errc <- fmt.Errorf("writer: %w", err)
-		}
-	}()
+	if w != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(stageCtx); err != nil {
+				errc <- fmt.Errorf("writer: %w", err)
+			}
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -370,20 +432,30 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 				errc <- fmt.Errorf("detector: %w", err)
 			}
 		}()
+	}
+	if alerts != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := alerts.Run(stageCtx); err != nil {
+			// One active alerter among the processes that run it: the
+			// anomalies topic's consumer group alone would let a joining
+			// standby take the partition without the active one noticing.
+			if err := bus.RunAsLeader(stageCtx, brokers, "firebreak-alerter-lease", records.TopicAnomalies, log, alerts.Run); err != nil {
 				errc <- fmt.Errorf("alerter: %w", err)
 			}
 		}()
+	}
+	if correlate != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := correlate.Run(stageCtx); err != nil {
+			// One active correlator: it reads every input partition itself.
+			if err := bus.RunAsLeader(stageCtx, brokers, "firebreak-correlator-lease", records.TopicAnomalies, log, correlate.Run); err != nil {
 				errc <- fmt.Errorf("correlator: %w", err)
 			}
 		}()
+	}
+	if complaints != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -391,6 +463,8 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 				errc <- fmt.Errorf("complaint-surge detector: %w", err)
 			}
 		}()
+	}
+	if logPatterns != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -413,7 +487,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
-	if cfg.otlpGRPCAddr != "" {
+	if cfg.otlpGRPCAddr != "" && on["collectors"] {
 		var extra []grpc.ServerOption
 		if cfg.tlsCert != "" {
 			creds, err := credentials.NewServerTLSFromFile(cfg.tlsCert, cfg.tlsKey)
@@ -436,7 +510,7 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 		defer gs.GracefulStop()
 		log.Info("OTLP/gRPC receiver listening", "addr", gln.Addr().String())
 	}
-	if cfg.syslogUDPAddr != "" || cfg.syslogTCPAddr != "" {
+	if (cfg.syslogUDPAddr != "" || cfg.syslogTCPAddr != "") && on["collectors"] {
 		sl := syslog.NewServer(syslog.Config{Registerer: reg}, pub, ingestMetrics, log)
 		if cfg.syslogUDPAddr != "" {
 			if _, err := sl.ListenUDP(cfg.syslogUDPAddr); err != nil {
@@ -465,7 +539,11 @@ func run(ctx context.Context, cfg runConfig, demo bool, log *slog.Logger) error 
 			scraper.Run(stageCtx)
 		}()
 	}
-	log.Info("firebreak ready", "http", addr, "kafka", brokers, "store", st.Kind(), "data_dir", cfg.dataDir)
+	storeKind := "none"
+	if st != nil {
+		storeKind = st.Kind()
+	}
+	log.Info("firebreak ready", "http", addr, "kafka", brokers, "store", storeKind, "data_dir", cfg.dataDir, "stages", cfg.stages)
 	if demo {
 		wg.Add(1)
 		go func() {
@@ -526,6 +604,29 @@ func loadTopology(path string, demo bool) (*topology.Graph, error) {
 		return topology.Parse(demoTopology)
 	}
 	return nil, nil
+}
+
+// allStages are what --stages can name. Which scale by partition and which
+// run one active member is in docs/scaling.md.
+var allStages = []string{"collectors", "writer", "detect", "logdetect", "surge", "alerter", "correlator"}
+
+// parseStages reads --stages: "all", or a comma-separated subset of allStages.
+func parseStages(v string) (map[string]bool, error) {
+	on := map[string]bool{}
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "all":
+			for _, s := range allStages {
+				on[s] = true
+			}
+		case slices.Contains(allStages, name):
+			on[name] = true
+		default:
+			return nil, fmt.Errorf("--stages: unknown stage %q; name all or some of %s, comma-separated", name, strings.Join(allStages, ","))
+		}
+	}
+	return on, nil
 }
 
 // partitionCache keeps each topic's partition count fresh for collectors.
@@ -591,15 +692,23 @@ func (h *healthChecker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status["broker"] = "unreachable: " + err.Error()
 		ok = false
 	}
-	if err := h.store.Ping(ctx); err != nil {
-		status["store"] = "unavailable: " + err.Error()
+	// A process started without the writer (--stages) has no store of its own.
+	if h.store == nil {
+		status["store"], status["store_kind"] = "not in this process", "none"
+	} else {
+		if err := h.store.Ping(ctx); err != nil {
+			status["store"] = "unavailable: " + err.Error()
+			ok = false
+		}
+		status["store_kind"] = h.store.Kind()
+	}
+	switch {
+	case h.writer == nil:
+		status["writer"] = "not in this process"
+	case !h.writer.Healthy():
+		status["writer"] = "inserts failing, retrying with backoff (firebreak_writer_insert_errors_total, _insert_backoff_seconds): " + h.writer.FailingReason()
 		ok = false
 	}
-	if !h.writer.Healthy() {
-		status["writer"] = "inserts failing; retrying with backoff (see firebreak_writer_insert_errors_total)"
-		ok = false
-	}
-	status["store_kind"] = h.store.Kind()
 	status["version"] = version
 	w.Header().Set("Content-Type", "application/json")
 	if !ok {

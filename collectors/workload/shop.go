@@ -23,27 +23,18 @@ type Shop struct {
 	rng       *rand.Rand
 	disk      map[string]float64
 	fill      diskFill
-	outage    time.Time // payment outage from (zero: none)
-}
-
-// PaymentOutage scripts an incident: from `from` on, payment's error ratio
-// and latency climb, payment logs a new error ("payment gateway timeout"),
-// and two minutes later customers complain, in Chinese and English, about
-// failed payments (SupportBody).
-func (s *Shop) PaymentOutage(from time.Time) { s.outage = from }
-
-// outageAt reports how far into the payment outage now is (false: none).
-func (s *Shop) outageAt(now time.Time) (time.Duration, bool) {
-	if s.outage.IsZero() || now.Before(s.outage) {
-		return 0, false
-	}
-	return now.Sub(s.outage), true
+	// Scripted scenarios (Script): when each fault is active.
+	dbLatency, edgeSilence, storm window
+	// components: the scenario series (payment-db, edge-collector, the
+	// gateway's own 429s, inventory's stock sync age) are part of Sample.
+	components     bool
+	gatewayLimited map[string]float64 // instance → requests/s it answered 429, this sample
 }
 
 // diskFill is a scripted incident: one instance's disk filling fast.
 type diskFill struct {
 	instance  string
-	from      time.Time
+	from, to  time.Time // to: the disk is cleaned up (zero: never)
 	perMinute float64
 }
 
@@ -87,11 +78,19 @@ func NewShop(instances int, day time.Duration, seed uint64, start time.Time) *Sh
 		day = 24 * time.Hour
 	}
 	return &Shop{Instances: instances, Day: day, Region: "eu-west", start: start,
-		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), disk: map[string]float64{}}
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), disk: map[string]float64{},
+		gatewayLimited: map[string]float64{}}
 }
 
-// SeriesCount is how many series one Sample call returns.
-func (s *Shop) SeriesCount() int { return len(shopServices) * s.Instances * 6 }
+// SeriesCount is how many series one Sample call returns (at most: a
+// silent edge collector sends none of its own).
+func (s *Shop) SeriesCount() int {
+	n := len(shopServices) * s.Instances * 6
+	if s.components {
+		n += 4 + 2*s.Instances
+	}
+	return n
+}
 
 // Sample returns one point of every series at time now.
 func (s *Shop) Sample(now time.Time) *prompb.WriteRequest {
@@ -107,18 +106,29 @@ func (s *Shop) Sample(now time.Time) *prompb.WriteRequest {
 			rps := math.Max(0, svc.peakRPS/float64(s.Instances)*load*noise(0.05))
 			latency := svc.baseLatency * (1 + 0.8*load*load) * noise(0.08)
 			errs := math.Max(0, svc.errRatio*noise(0.3))
-			if d, ok := s.outageAt(now); ok && svc.name == "payment" {
-				// Errors climb to ~25× within two minutes; latency doubles.
-				f := math.Min(1, d.Minutes()/2)
-				errs *= 1 + 24*f
-				latency *= 1 + f
-			}
+			errF, latF := s.paymentDBEffect(svc.name, now)
+			errs, latency = errs*errF, latency*latF
 			cpu := math.Min(1, 0.08+0.7*load*noise(0.05))
+			if svc.name == "gateway" {
+				// The gateway answers 429 beyond 1.5x its peak (a few bots
+				// are always limited); the rest goes to its backends, which
+				// therefore see no storm. Load past the limit still costs
+				// the gateway CPU and latency.
+				offered := rps + s.stormExtra(now)*svc.peakRPS/float64(s.Instances)
+				capacity := 1.5 * svc.peakRPS / float64(s.Instances)
+				limited := 0.002*offered*noise(0.3) + math.Max(0, offered-capacity)
+				s.gatewayLimited[inst] = math.Max(0, limited)
+				if offered > rps {
+					latency *= 1.5
+					cpu = math.Min(1, cpu*1.6)
+				}
+				rps = offered
+			}
 			mem := 512e6 * (1 + 0.3*load) * noise(0.01)
 			key := inst
 			s.disk[key] += 0.00002 * load
 			disk := 0.35 + s.disk[key]
-			if f := s.fill; f.instance == inst && now.After(f.from) {
+			if f := s.fill; f.instance == inst && now.After(f.from) && (f.to.IsZero() || now.Before(f.to)) {
 				disk += f.perMinute * now.Sub(f.from).Minutes()
 			}
 			disk = math.Min(0.99, disk)
@@ -145,6 +155,20 @@ func (s *Shop) Sample(now time.Time) *prompb.WriteRequest {
 				})
 			}
 		}
+	}
+	if s.components {
+		s.componentSeries(now, load, func(name, svc, inst string, v float64) {
+			req.Timeseries = append(req.Timeseries, prompb.TimeSeries{
+				Labels: []prompb.Label{
+					{Name: "__name__", Value: name},
+					{Name: "instance", Value: inst},
+					{Name: "job", Value: "shop"},
+					{Name: "region", Value: s.Region},
+					{Name: "service", Value: svc},
+				},
+				Samples: []prompb.Sample{{Value: v, Timestamp: ts}},
+			})
+		})
 	}
 	return req
 }

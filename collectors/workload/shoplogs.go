@@ -49,16 +49,20 @@ func (s *Shop) LogsBody(now time.Time, n int, errRatio float64) []byte {
 			Severity:   "info",
 			Attributes: map[string]string{"instance": inst, "region": s.Region},
 		}
-		_, outage := s.outageAt(now)
+		d, dbSlow := s.dbLatency.at(now)
 		switch r := s.rng.Float64(); {
-		case outage && svc == "payment" && r < 0.3:
+		case dbSlow && d >= dbPaymentErrorsAfter && svc == "payment" && r < 0.3:
 			// A message payment never logged before: a new template.
 			line.Severity = "error"
-			line.Message = fmt.Sprintf("payment gateway timeout after %dms for order %d (provider %s)",
-				3000+s.rng.IntN(2000), s.rng.IntN(1_000_000), pick(s.rng, "adyen", "stripe"))
+			line.Message = fmt.Sprintf("payment-db query timed out after %dms for order %d (pool %d/50 busy)",
+				3000+s.rng.IntN(2000), s.rng.IntN(1_000_000), 45+s.rng.IntN(6))
 		case r < errRatio:
 			line.Severity = "error"
-			line.Message = fmt.Sprintf("request %d failed: %s", s.rng.IntN(1_000_000), pick(s.rng, "connection reset by peer", "context deadline exceeded", "upstream returned 503"))
+			// One word for the cause, so the three causes are one template
+			// with a variable (as a real service's error line is) and the
+			// template is learnt in the warm-up, not "new" at a random
+			// later moment.
+			line.Message = fmt.Sprintf("request %d failed: %s", s.rng.IntN(1_000_000), pick(s.rng, "ECONNRESET", "ETIMEDOUT", "EUPSTREAM503"))
 		case r < errRatio+0.02:
 			line.Severity = "warn"
 			line.Message = fmt.Sprintf(warnings[svc], 200+s.rng.IntN(3000))
@@ -93,7 +97,7 @@ var questions = []struct{ text, lang string }{
 	{"这款外套还会补货吗？", "zh"},
 }
 
-// complaints arrive two minutes into a payment outage.
+// complaints arrive once payment-db-latency has reached checkout.
 var complaints = []struct{ text, lang string }{
 	{"Payment failed three times and my card was still charged. This is terrible!", "en"},
 	{"I can't pay for my order, the payment keeps failing. Very frustrating.", "en"},
@@ -104,10 +108,10 @@ var complaints = []struct{ text, lang string }{
 }
 
 // SupportBody returns a JSON array of n support messages at time now, plus
-// complaints about failed payments during a payment outage.
+// complaints about failed payments while payment-db-latency hurts checkout.
 func (s *Shop) SupportBody(now time.Time, n int) []byte {
 	msgs := make([]supportMessage, n)
-	if d, ok := s.outageAt(now); ok && d >= 2*time.Minute {
+	if d, ok := s.dbLatency.at(now); ok && d >= dbComplaintsAfter {
 		for i := 0; i < 4; i++ {
 			c := complaints[s.rng.IntN(len(complaints))]
 			msgs = append(msgs, supportMessage{Text: c.text, Language: c.lang})

@@ -72,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"kind", "state"}),
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "firebreak_alerter_suppressed_total",
-			Help: "Open anomaly and predictive events not paged because their source is silent, by kind.",
+			Help: "Open events not paged because their source is silent or just resumed, or a service they depend on is failing, by kind.",
 		}, []string{"kind"}),
 		stale: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "firebreak_alerter_stale_total",

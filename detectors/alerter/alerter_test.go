@@ -306,7 +306,10 @@ func TestAlerterStandby(t *testing.T) {
 
 func podOf(series uint64) string { return "checkout-" + string(rune('a'+series)) }
 
+// withPod makes series its own pod and, since anomaly alerts are one per
+// service, its own service: each series here pages on its own.
 func withPod(a *records.Anomaly, series uint64) *records.Anomaly {
 	a.Labels["pod"] = podOf(series)
+	a.Service = podOf(series)
 	return a
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/firebreak-aiops/firebreak/detectors/alerter/alertmanager"
+	"github.com/firebreak-aiops/firebreak/detectors/topology"
 )
 
 // DefaultLabelAllowlist are the series labels an alert may carry, most
@@ -76,6 +77,20 @@ type Config struct {
 	// towards FirePoints; beyond it new series wait until Tick frees room.
 	// Default 100,000.
 	MaxPending int
+	// Graph is the service graph (--topology). While a service has a
+	// firing anomaly alert or is silent, the anomaly, predictive and
+	// log-pattern events of services depending on it (directly or not)
+	// do not page: they are listed on its alert (annotation
+	// dependents_affected) and still reach incidents. Nil: no dependency
+	// suppression.
+	Graph *topology.Graph
+	// DependencyWindow: an anomaly alert holds back its dependents' events
+	// within this much event time of its newest open event. Default 10 m.
+	DependencyWindow time.Duration
+	// ResumeGrace: once a silent source sends again, its anomaly events
+	// within this much event time do not page (its baseline missed the
+	// gap). Default 5 m.
+	ResumeGrace time.Duration
 	// GroupID is the Kafka consumer group. Default "firebreak-alerter";
 	// alerters sharing it run one active member, the others stand by.
 	GroupID string
@@ -114,6 +129,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = 100_000
+	}
+	if c.ResumeGrace <= 0 {
+		c.ResumeGrace = 5 * time.Minute
+	}
+	if c.DependencyWindow <= 0 {
+		c.DependencyWindow = 10 * time.Minute
 	}
 	if c.GroupID == "" {
 		c.GroupID = "firebreak-alerter"

@@ -39,6 +39,7 @@ type Engine struct {
 	alerts  map[string]*alert                  // firing, by fingerprint
 	pending map[uint64]*pending                // anomaly series gathering points
 	silent  map[string]map[uint64]silentSeries // silent source → its silent series
+	resumed map[string]resumed                 // source → when its silence ended
 	outbox  []alertmanager.Alert               // transitions not yet taken by Notifications
 	firing  map[string]int                     // by kind
 	counts  Counts
@@ -53,8 +54,17 @@ type Counts struct {
 }
 
 type alert struct {
-	ev         records.AlertEvent // labels, annotations and times as last fired
-	source     string
+	ev     records.AlertEvent // labels, annotations and times as last fired
+	source string
+	// members: for a service's anomaly alert, its series that passed
+	// hysteresis and have not resolved (id → newest open event and a
+	// short description). Empty for other kinds, and for an alert taken
+	// over by Restore (then any resolved series ends it).
+	members map[uint64]member
+	// dependents: services depending on this alert's service whose
+	// events it held back (dependency suppression), listed in an
+	// annotation so the page says what else hurts.
+	dependents map[string]bool
 	lastOpenMs int64     // newest open event time of the problem
 	lastOpen   time.Time // wall time it arrived
 	lastSent   time.Time // wall time Alertmanager was last sent the alert
@@ -62,6 +72,30 @@ type alert struct {
 	// the alert resolves then (at resolveMs, the event's time).
 	resolveAt time.Time
 	resolveMs int64
+}
+
+// resumed is a silence that ended: the source's service, and the event
+// time it sent again.
+type resumed struct {
+	service string
+	ms      int64
+}
+
+type member struct {
+	openMs   int64
+	desc     string
+	resolved bool // its resolved event came; an open event brings it back
+}
+
+// activeMembers counts the series of a service's alert not yet resolved.
+func activeMembers(ms map[uint64]member) int {
+	n := 0
+	for _, m := range ms {
+		if !m.resolved {
+			n++
+		}
+	}
+	return n
 }
 
 type silentSeries struct {
@@ -82,6 +116,7 @@ func NewEngine(cfg Config) *Engine {
 		alerts:  map[string]*alert{},
 		pending: map[uint64]*pending{},
 		silent:  map[string]map[uint64]silentSeries{},
+		resumed: map[string]resumed{},
 		firing:  map[string]int{},
 		counts:  Counts{Suppressed: map[string]uint64{}},
 	}
@@ -128,30 +163,127 @@ func (e *Engine) stale(a *records.Anomaly, now time.Time) bool {
 	return false
 }
 
-// suppressed reports whether the source of a series is silent: its own
-// source (service and instance) or its whole service.
+// suppressed reports whether the source of a series is silent (its own
+// source, service and instance, or its whole service), or whether a
+// service it depends on is in trouble (upstreamTrouble).
 func (e *Engine) suppressed(a *records.Anomaly, src string) bool {
 	if len(e.silent[src]) > 0 {
 		return true
 	}
-	if a.Service != "" {
-		return len(e.silent[serviceSource(a.Service)]) > 0
+	if a.Service != "" && len(e.silent[serviceSource(a.Service)]) > 0 {
+		return true
+	}
+	if e.justResumed(a, src) {
+		return true
+	}
+	if up := e.upstreamTrouble(a); up != nil {
+		if up.dependents == nil {
+			up.dependents = map[string]bool{}
+		}
+		if !up.dependents[a.Service] {
+			up.dependents[a.Service] = true
+			up.ev.Annotations = withDependents(up.ev.Annotations, up.dependents)
+		}
+		return true
 	}
 	return false
 }
 
-// observeSeries handles anomaly and predictive events: one alert per series
-// (and rule).
+// justResumed: a's source, or a service a's service depends on
+// (Config.Graph), sent again less than ResumeGrace before a (event time).
+// The resumed source's first points are judged against a baseline that
+// missed the whole gap (a rate expected where the daily cycle was before
+// it), and its dependents' recover from what they learnt during it (a
+// stock age dropping back to normal); an anomaly then says little. It
+// still reaches the incident, which holds the silence.
+func (e *Engine) justResumed(a *records.Anomaly, src string) bool {
+	if a.Kind != records.KindAnomaly || len(e.resumed) == 0 {
+		return false
+	}
+	grace := e.cfg.ResumeGrace.Milliseconds()
+	found := false
+	for s, r := range e.resumed {
+		d := a.TimeMs - r.ms
+		if d > grace {
+			delete(e.resumed, s) // events come roughly in order: done with it
+			continue
+		}
+		related := s == src || s == serviceSource(a.Service) ||
+			(e.cfg.Graph != nil && a.Service != "" && r.service != "" && e.cfg.Graph.Upstream(a.Service, r.service))
+		if related && d >= -grace {
+			found = true
+		}
+	}
+	return found
+}
+
+// upstreamTrouble is the firing alert of a service that a's service
+// depends on (directly or not, per Config.Graph) and that explains a: a
+// silence still going on, or an anomaly alert whose newest open event is
+// within DependencyWindow of a in event time. Metric anomalies, forecasts
+// and log patterns of a dependent are then consequences: they join the
+// incident (the correlator reads every finding) but do not page again.
+// Complaint surges always page (customers are hurt), and so does trouble
+// in a service that does not depend on the failing one.
+func (e *Engine) upstreamTrouble(a *records.Anomaly) *alert {
+	if e.cfg.Graph == nil || a.Service == "" {
+		return nil
+	}
+	switch a.Kind {
+	case records.KindAnomaly, records.KindPredictive, records.KindLogPattern:
+	default:
+		return nil
+	}
+	var best *alert
+	for _, fp := range slices.Sorted(maps.Keys(e.alerts)) {
+		al := e.alerts[fp]
+		svc := al.ev.Service
+		if svc == "" || svc == a.Service || !e.cfg.Graph.Upstream(a.Service, svc) {
+			continue
+		}
+		switch al.ev.Kind {
+		case records.KindSilence:
+		case records.KindAnomaly:
+			if d := a.TimeMs - al.lastOpenMs; d > e.cfg.DependencyWindow.Milliseconds() || -d > e.cfg.DependencyWindow.Milliseconds() {
+				continue
+			}
+		default:
+			continue
+		}
+		if best == nil {
+			best = al
+		}
+	}
+	return best
+}
+
+// observeSeries handles every kind but silences: one alert per service
+// for anomalies (per series without a service), per series and rule for
+// forecasts, per detector key for log patterns and complaint surges.
 func (e *Engine) observeSeries(a *records.Anomaly, src string, now time.Time) []records.AlertEvent {
 	name := alertName(a)
-	fp := fingerprint(a.Kind, name, strconv.FormatUint(a.SeriesID, 10), a.Rule)
+	fp := seriesFingerprint(a, name)
 	al := e.alerts[fp]
 	if a.State == records.StateResolved {
 		if a.Kind == records.KindAnomaly {
 			delete(e.pending, a.SeriesID)
 		}
-		if al == nil || a.TimeMs < al.lastOpenMs {
-			return nil // nothing firing, or older than what keeps it firing
+		if al == nil {
+			return nil
+		}
+		if len(al.members) > 0 {
+			m, ok := al.members[a.SeriesID]
+			if !ok || m.resolved || a.TimeMs < m.openMs {
+				return nil // not one of the alert's series, already resolved, or out of order
+			}
+			m.resolved = true
+			al.members[a.SeriesID] = m
+			if activeMembers(al.members) > 0 { // the service's other series go on
+				al.ev.Annotations = withMembers(al.ev.Annotations, al.members, a.Service)
+				return nil
+			}
+		} else if a.TimeMs < al.lastOpenMs {
+			return nil // older than what keeps it firing
 		}
 		if a.Kind == records.KindAnomaly && e.cfg.ResolveHold > 0 {
 			al.resolveAt, al.resolveMs = now.Add(e.cfg.ResolveHold), a.TimeMs
@@ -170,8 +302,24 @@ func (e *Engine) observeSeries(a *records.Anomaly, src string, now time.Time) []
 		return nil
 	}
 	if al != nil {
+		if al.members != nil {
+			// A service's anomaly alert: a series joins it once it passes
+			// hysteresis itself, so one noisy point elsewhere in the
+			// service neither joins nor keeps the alert alive.
+			// A series that was part of it and resolved comes back at once.
+			if _, ok := al.members[a.SeriesID]; !ok {
+				if _, fire := e.gather(a, now); !fire {
+					return nil
+				}
+			}
+			al.members[a.SeriesID] = member{openMs: max(al.members[a.SeriesID].openMs, a.TimeMs), desc: seriesDesc(a)}
+		}
 		al.touch(a.TimeMs, now)
 		next := e.seriesEvent(a, name, fp, al.ev.StartsAtMs, now)
+		if al.members != nil {
+			next.Annotations = withMembers(next.Annotations, al.members, a.Service)
+		}
+		next.Annotations = withDependents(next.Annotations, al.dependents)
 		return e.update(al, next, now)
 	}
 	startMs := a.TimeMs
@@ -182,7 +330,26 @@ func (e *Engine) observeSeries(a *records.Anomaly, src string, now time.Time) []
 		}
 		startMs = first
 	}
-	return e.fire(e.seriesEvent(a, name, fp, min(startMs, now.UnixMilli()), now), src, a.TimeMs, now)
+	ev := e.seriesEvent(a, name, fp, min(startMs, now.UnixMilli()), now)
+	var members map[uint64]member
+	if a.Kind == records.KindAnomaly && a.Service != "" {
+		members = map[uint64]member{a.SeriesID: {openMs: a.TimeMs, desc: seriesDesc(a)}}
+		ev.Annotations = withMembers(ev.Annotations, members, a.Service)
+	}
+	evs := e.fire(ev, src, a.TimeMs, now)
+	e.alerts[fp].members = members
+	return evs
+}
+
+// seriesFingerprint: anomaly alerts are one per service (its anomalous
+// series are listed in the alert), or per series when the service is
+// unknown; predictive alerts one per series and rule; log-pattern and
+// complaint-surge alerts one per their detector's key.
+func seriesFingerprint(a *records.Anomaly, name string) string {
+	if a.Kind == records.KindAnomaly && a.Service != "" {
+		return fingerprint(a.Kind, name, serviceSource(a.Service))
+	}
+	return fingerprint(a.Kind, name, strconv.FormatUint(a.SeriesID, 10), a.Rule)
 }
 
 // gather adds an open anomaly point to its series' window and reports
@@ -237,6 +404,9 @@ func (e *Engine) observeSilence(a *records.Anomaly, src string, now time.Time) [
 			return nil
 		}
 		delete(e.silent, src)
+		if len(e.resumed) < e.cfg.MaxPending {
+			e.resumed[src] = resumed{service: a.Service, ms: a.TimeMs}
+		}
 		if al == nil {
 			return nil
 		}
@@ -265,7 +435,7 @@ func (e *Engine) observeSilence(a *records.Anomaly, src string, now time.Time) [
 		Service:      a.Service,
 		State:        records.AlertFiring,
 		StartsAtMs:   min(a.TimeMs, now.UnixMilli()),
-		TimeMs:       now.UnixMilli(),
+		TimeMs:       stamp(now, a.TimeMs),
 		Labels:       e.labels(a, NameSilence, SeverityWarning, true),
 		Annotations:  e.silenceAnnotations(a, set),
 		GeneratorURL: e.generatorURL(a),
@@ -285,7 +455,7 @@ func (e *Engine) seriesEvent(a *records.Anomaly, name, fp string, startMs int64,
 		Service:      a.Service,
 		State:        records.AlertFiring,
 		StartsAtMs:   startMs,
-		TimeMs:       now.UnixMilli(),
+		TimeMs:       stamp(now, a.TimeMs),
 		Labels:       e.labels(a, name, sev, false),
 		Annotations:  e.seriesAnnotations(a),
 		GeneratorURL: e.generatorURL(a),
@@ -317,6 +487,12 @@ func severityRank(s string) int {
 	}
 	return 1
 }
+
+// stamp is a transition's time: now, or the event that caused it when
+// events run ahead of the wall clock (a replay at speed, such as
+// firebreak demo --speed), so transitions line up with their events in
+// the alerts table and on incident timelines.
+func stamp(now time.Time, eventMs int64) int64 { return max(now.UnixMilli(), eventMs) }
 
 func (a *alert) touch(timeMs int64, now time.Time) {
 	a.lastOpenMs = max(a.lastOpenMs, timeMs)
@@ -371,9 +547,14 @@ func (e *Engine) update(al *alert, next records.AlertEvent, now time.Time) []rec
 	}
 	old := e.firingAlert(al, now)
 	old.EndsAt = now
+	// Labels are the alert's identity: only its severity changes (a
+	// service's alert keeps the labels of the series that fired it).
+	labels := maps.Clone(al.ev.Labels)
+	labels["severity"] = next.Severity
 	al.ev = next
+	al.ev.Labels = labels
 	al.ev.StartsAtMs = min(al.ev.StartsAtMs, next.StartsAtMs)
-	al.ev.TimeMs = now.UnixMilli()
+	al.ev.TimeMs = max(now.UnixMilli(), next.TimeMs)
 	al.lastSent = now
 	e.outbox = append(e.outbox, old, e.firingAlert(al, now))
 	return []records.AlertEvent{al.ev}
@@ -385,7 +566,7 @@ func (e *Engine) resolve(al *alert, endMs int64, now time.Time) []records.AlertE
 	ev := al.ev
 	ev.State = records.AlertResolved
 	ev.EndsAtMs = min(max(endMs, ev.StartsAtMs), now.UnixMilli())
-	ev.TimeMs = now.UnixMilli()
+	ev.TimeMs = stamp(now, max(endMs, al.lastOpenMs))
 	delete(e.alerts, ev.Fingerprint)
 	e.firing[ev.Kind]--
 	e.outbox = append(e.outbox, toAlertmanager(ev, time.UnixMilli(ev.EndsAtMs)))

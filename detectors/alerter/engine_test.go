@@ -247,8 +247,11 @@ func TestStaleBackfillNotPaged(t *testing.T) {
 	}
 	// The stale backfill did not mark the source silent either.
 	wantStates(t, e.Observe(point(4, now, 0.95), now), "anomaly:firing")
-	// 14 minutes late is not stale.
-	wantStates(t, e.Observe(point(5, now.Add(-14*time.Minute), 0.95), now), "anomaly:firing")
+	// 14 minutes late is not stale (another service: point 4's alert
+	// would take it in).
+	late := point(5, now.Add(-14*time.Minute), 0.95)
+	late.Service = "cart"
+	wantStates(t, e.Observe(late, now), "anomaly:firing")
 }
 
 func TestSilenceCollapsesPerSource(t *testing.T) {
@@ -325,13 +328,27 @@ func TestSilenceSuppressesItsSource(t *testing.T) {
 	if c := e.Counts(); c.Suppressed[records.KindAnomaly] != 2 || c.Suppressed[records.KindPredictive] != 1 {
 		t.Errorf("suppressed %v", c.Suppressed)
 	}
-	// ... while another instance of the same service pages as usual.
+	// ... while another instance of the same service is not held back: it
+	// joins the service's anomaly alert, listed there.
 	other := point(4, t0.Add(4*time.Second), 0.95)
 	other.Labels["instance"] = "10.0.0.6:8080"
-	wantStates(t, observe(e, 0, other), "anomaly:firing")
-	// Once the source is back, its series page again.
+	wantStates(t, observe(e, 0, other))
+	var a records.AlertEvent
+	for _, x := range e.Active() {
+		if x.Kind == records.KindAnomaly {
+			a = x
+		}
+	}
+	if a.Annotations["series_count"] != "2" ||
+		!strings.Contains(a.Annotations["series"], "on 10.0.0.6:8080") {
+		t.Fatalf("the other instance is not listed on the service's alert: %+v", a.Annotations)
+	}
+	// Once the source is back, and past ResumeGrace (its first points are
+	// judged by a baseline that missed the gap), its series page again
+	// (here: series 2 joins the alert and, at 0.99, escalates it).
 	wantStates(t, observe(e, 0, resolved(silence(10, "10.0.0.5:8080", "up", t0), t0.Add(5*time.Second))), "silence:resolved")
-	wantStates(t, observe(e, 0, point(2, t0.Add(6*time.Second), 0.99)), "anomaly:firing")
+	wantStates(t, observe(e, 0, point(2, t0.Add(6*time.Second), 0.99)))
+	wantStates(t, observe(e, 0, point(2, t0.Add(5*time.Minute+6*time.Second), 0.99)), "anomaly:firing")
 }
 
 func TestServiceSilenceSuppressesEveryInstance(t *testing.T) {
@@ -540,9 +557,21 @@ func TestFingerprints(t *testing.T) {
 	if first != again || len(first) != 16 {
 		t.Errorf("fingerprint of one series changed: %q then %q", first, again)
 	}
-	other := observe(e, 0, point(2, t0, 0.95))[0].Fingerprint
-	if other == first {
-		t.Error("two series share a fingerprint")
+	// Anomaly alerts are one per service: a second series of checkout
+	// joins the alert, a series of another service has its own.
+	if got := observe(e, 0, point(2, t0, 0.95)); len(got) != 0 {
+		t.Errorf("a second series of the service paged again: %+v", got)
+	}
+	cart := point(3, t0, 0.95)
+	cart.Service = "cart"
+	if other := observe(e, 0, cart)[0].Fingerprint; other == first {
+		t.Error("two services share a fingerprint")
+	}
+	// Without a service, every series is its own alert.
+	a, b := point(4, t0, 0.95), point(5, t0, 0.95)
+	a.Service, b.Service = "", ""
+	if fa, fb := observe(e, 0, a)[0].Fingerprint, observe(e, 0, b)[0].Fingerprint; fa == fb {
+		t.Error("two series without a service share a fingerprint")
 	}
 }
 

@@ -428,3 +428,59 @@ func firstNonEmpty(xs ...string) string {
 	}
 	return ""
 }
+
+// seriesDesc names one series of a service's anomaly alert:
+// "http_error_ratio on payment-a".
+func seriesDesc(a *records.Anomaly) string {
+	if inst := a.Labels["instance"]; inst != "" {
+		return clip(a.Metric+" on "+inst, 200)
+	}
+	return clip(a.Metric, 200)
+}
+
+// maxListed bounds the series and services an annotation lists.
+const maxListed = 20
+
+// withMembers lists a service's anomalous series on its alert (series,
+// series_count) and says so in the summary when there are several.
+func withMembers(ann map[string]string, members map[uint64]member, service string) map[string]string {
+	out := maps.Clone(ann)
+	descs := make([]string, 0, len(members))
+	for _, m := range members {
+		if !m.resolved {
+			descs = append(descs, m.desc)
+		}
+	}
+	slices.Sort(descs)
+	descs = slices.Compact(descs)
+	n := len(descs)
+	if len(descs) > maxListed {
+		descs = append(descs[:maxListed], fmt.Sprintf("… %d more", n-maxListed))
+	}
+	out["series"] = strings.Join(descs, ", ")
+	out["series_count"] = strconv.Itoa(n)
+	sum := out["summary"]
+	if i := strings.LastIndex(sum, " ("); i >= 0 && strings.HasSuffix(sum, " of "+service+" anomalous)") {
+		sum = sum[:i] // the count as of an earlier update
+	}
+	if n > 1 && sum != "" {
+		sum = fmt.Sprintf("%s (%d series of %s anomalous)", sum, n, service)
+	}
+	out["summary"] = sum
+	return out
+}
+
+// withDependents lists the services whose events this alert held back
+// (Config.Graph): they depend on its service and show trouble too.
+func withDependents(ann map[string]string, deps map[string]bool) map[string]string {
+	if len(deps) == 0 {
+		return ann
+	}
+	out := maps.Clone(ann)
+	list := slices.Sorted(maps.Keys(deps))
+	if len(list) > maxListed {
+		list = append(list[:maxListed], fmt.Sprintf("… %d more", len(deps)-maxListed))
+	}
+	out["dependents_affected"] = strings.Join(list, ", ")
+	return out
+}

@@ -147,6 +147,10 @@ type incident struct {
 	userHit  bool
 	surge    bool
 	anchor   string // the service of the first signal
+	// strongMs: the newest signal that is not weak (open or ended). The
+	// join window runs from it: background noise (weak anomalies near an
+	// incident) joins it but does not keep it open for the next problem.
+	strongMs int64
 }
 
 // Engine groups signals into incidents.
@@ -264,7 +268,7 @@ func (e *Engine) find(s Signal) *incident {
 			}
 			continue
 		}
-		if s.TimeMs-in.LastMs > e.cfg.JoinWindow.Milliseconds() || in.OpenedMs-s.TimeMs > e.cfg.JoinWindow.Milliseconds() {
+		if s.TimeMs-in.strongMs > e.cfg.JoinWindow.Milliseconds() || in.OpenedMs-s.TimeMs > e.cfg.JoinWindow.Milliseconds() {
 			continue
 		}
 		// Related to where the incident started, along a call path: a
@@ -303,7 +307,7 @@ func (e *Engine) open(s Signal) *incident {
 	in := &incident{
 		Incident: Incident{ID: fmt.Sprintf("inc-%s-%08x", time.UnixMilli(s.TimeMs).UTC().Format("20060102-1504"), h.Sum64()&0xffffffff),
 			State: StateOpen, OpenedMs: s.TimeMs, LastMs: s.TimeMs},
-		anchor: s.Service,
+		anchor: s.Service, strongMs: s.TimeMs,
 		onsets: map[string]int64{}, strength: map[string]float64{}, keys: map[string]bool{},
 		open: map[string]bool{}, changes: map[string]int64{},
 	}
@@ -315,6 +319,9 @@ func (e *Engine) open(s Signal) *incident {
 func (e *Engine) add(in *incident, s Signal) []Event {
 	var evs []Event
 	k := s.Kind + "/" + s.Key
+	if !s.Weak {
+		in.strongMs = max(in.strongMs, s.TimeMs)
+	}
 	if !s.Open {
 		delete(in.open, k)
 		in.LastMs = max(in.LastMs, s.TimeMs)
@@ -351,7 +358,10 @@ func (e *Engine) add(in *incident, s Signal) []Event {
 		in.keys[k] = true
 		ev := Event{IncidentID: in.ID, TimeMs: s.TimeMs, Kind: s.Kind, Service: s.Service, Title: s.Title,
 			Detail: s.Detail, Ref: s.Ref}
-		if s.Kind != SignalSilence && e.silentUpstream(in, s.Service) {
+		// A silent service's own alert (the page about the silence) is not
+		// a consequence of it: only what depends on a silent service is.
+		own := s.Kind == SignalAlert && slices.Contains(in.MissingData, s.Service)
+		if s.Kind != SignalSilence && !own && e.silentUpstream(in, s.Service) {
 			ev.Detail = strings.TrimSpace(ev.Detail + " (data from an upstream source is missing: this may be a consequence, not a cause)")
 		}
 		evs = append(evs, ev)
@@ -412,7 +422,10 @@ func (e *Engine) rank(in *incident) []Candidate {
 	for _, svc := range in.Services {
 		var why []string
 		score := 0.0
-		lag := float64(in.onsets[svc]-first) / 60_000 // minutes after the first signal
+		// Minutes after the first signal. A service's onset can precede the
+		// opening (a weak signal pulled in later, a late point): it is then
+		// as early as can be, not a negative lag (1/(1+lag) would blow up).
+		lag := max(0, float64(in.onsets[svc]-first)/60_000)
 		onsetScore := 1 / (1 + lag)
 		score += onsetScore
 		if lag < 0.5 {

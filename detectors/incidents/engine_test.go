@@ -155,3 +155,38 @@ func TestWeakSignalsPulledOnlyFromPossibleCauses(t *testing.T) {
 		t.Fatalf("%+v", act)
 	}
 }
+
+// Weak noise near an incident joins it but does not keep it open: a
+// problem starting ten minutes after the last strong signal is a new
+// incident, even if a low-score anomaly came in between.
+func TestWeakNoiseDoesNotChainIncidents(t *testing.T) {
+	e := engine(t)
+	e.Observe(Signal{Kind: SignalSilence, Open: true, Service: "edge-collector", Key: "e1", TimeMs: min(0), Score: 1})
+	e.Observe(Signal{Kind: SignalSilence, Open: false, Service: "edge-collector", Key: "e1", TimeMs: min(10)})
+	// Noise on inventory 9 minutes later: it joins (within the window) ...
+	incs, _ := e.Observe(Signal{Kind: SignalAnomaly, Open: true, Service: "inventory", Key: "n1", TimeMs: min(19), Score: 0.7, Weak: true})
+	if len(incs) != 1 || len(e.Active()) != 1 || len(incs[0].Services) != 2 {
+		t.Fatalf("noise within the window did not join: %+v", incs)
+	}
+	// ... but a gateway storm 11 minutes after the silence ended is its own.
+	e.Observe(Signal{Kind: SignalAnomaly, Open: true, Service: "gateway", Key: "g1", TimeMs: min(21), Score: 0.99})
+	act := e.Active()
+	if len(act) != 2 || strings.Join(act[1].Services, ",") != "gateway" {
+		t.Fatalf("the storm joined the silence's incident: %+v", act)
+	}
+}
+
+// The page about a silence is not annotated as a consequence of it; a
+// dependent's alert is.
+func TestSilenceAlertNotItsOwnConsequence(t *testing.T) {
+	e := engine(t)
+	e.Observe(Signal{Kind: SignalSilence, Open: true, Service: "edge-collector", Key: "e1", TimeMs: min(0), Score: 1})
+	_, own := e.Observe(Signal{Kind: SignalAlert, Open: true, Service: "edge-collector", Key: "fp1", TimeMs: min(0), Score: 1, Title: "Alert firing: FirebreakSilence"})
+	_, dep := e.Observe(Signal{Kind: SignalAlert, Open: true, Service: "inventory", Key: "fp2", TimeMs: min(1), Score: 1, Title: "Alert firing: FirebreakAnomaly"})
+	if len(own) == 0 || own[0].Kind != SignalAlert || strings.Contains(own[0].Detail, "upstream source") {
+		t.Errorf("the silence's own alert: %+v", own)
+	}
+	if len(dep) == 0 || dep[0].Kind != SignalAlert || !strings.Contains(dep[0].Detail, "upstream source is missing") {
+		t.Errorf("a dependent's alert: %+v", dep)
+	}
+}

@@ -447,7 +447,8 @@ func TestDefaultTopicsIncludeDetections(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	want := append(append([]string{}, records.DataTopics...), records.DetectionTopics...)
+	want := append(append([]string{}, records.DataTopics...), records.TopicSelfMetrics)
+	want = append(want, records.DetectionTopics...)
 	want = append(want, records.PatternTopics...)
 	if got, want := fmt.Sprint(DefaultTopics()), fmt.Sprint(append(want, records.IncidentTopics...)); got != want {
 		t.Fatalf("DefaultTopics() = %s, want %s", got, want)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,8 +99,16 @@ type Writer struct {
 	reader  *kafka.Reader
 	stores  []store.Store // insert worker i uses stores[i%len(stores)]
 
-	failing   atomic.Int32 // insert workers whose last attempt failed
-	stoppedAt atomic.Int64 // unix ns when fetching stopped at shutdown
+	failing   atomic.Int32           // insert workers whose last attempt failed
+	stoppedAt atomic.Int64           // unix ns when fetching stopped at shutdown
+	lastErr   atomic.Pointer[string] // the latest failed insert, for /healthz
+
+	// Insert workers waiting out a backoff wait on wake too: the first
+	// insert that succeeds closes it, so once the store is back every
+	// worker retries at once rather than each at the end of its own wait
+	// (up to 10 s).
+	wakeMu sync.Mutex
+	wake   chan struct{}
 }
 
 type metrics struct {
@@ -107,6 +116,8 @@ type metrics struct {
 	batchRows     prometheus.Histogram
 	insertSeconds prometheus.Histogram
 	insertErrors  prometheus.Counter
+	fetchErrors   prometheus.Counter
+	backoff       prometheus.Gauge
 	deadLetters   *prometheus.CounterVec
 	lag           prometheus.Gauge
 	records       prometheus.Counter
@@ -132,20 +143,28 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "firebreak_writer_insert_errors_total",
 			Help: "Failed insert attempts; the batch is retried with backoff and its offsets stay uncommitted.",
 		}),
+		fetchErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "firebreak_writer_fetch_errors_total",
+			Help: "Failed reads from Kafka (brokers unreachable, group rebalancing); the writer keeps what it read and tries again.",
+		}),
+		backoff: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "firebreak_writer_insert_backoff_seconds",
+			Help: "Wait before the next insert retry (exponential from 0.1 s, capped at 10 s); 0 while inserts succeed.",
+		}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "firebreak_writer_dead_letters_total",
 			Help: "Records sent to the dead-letter topic, by source topic.",
 		}, []string{"topic"}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "firebreak_writer_kafka_lag_messages",
-			Help: "Records behind the newest offset, as kafka-go last measured.",
+			Help: "Records on the writer's topics not yet stored and committed: newest offsets minus the group's committed offsets, summed over partitions (measured every 5 s).",
 		}),
 		records: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "firebreak_writer_records_total",
 			Help: "Kafka records read by the writer.",
 		}),
 	}
-	reg.MustRegister(m.rows, m.batchRows, m.insertSeconds, m.insertErrors, m.deadLetters, m.lag, m.records)
+	reg.MustRegister(m.rows, m.batchRows, m.insertSeconds, m.insertErrors, m.fetchErrors, m.backoff, m.deadLetters, m.lag, m.records)
 	return m
 }
 
@@ -159,6 +178,17 @@ func New(cfg Config, st store.Store, dlq DeadLetterSink, reg prometheus.Register
 
 // Healthy is false while the store refuses inserts.
 func (w *Writer) Healthy() bool { return w.failing.Load() == 0 }
+
+// FailingReason says why inserts fail ("" while they succeed), for /healthz.
+func (w *Writer) FailingReason() string {
+	if w.Healthy() {
+		return ""
+	}
+	if e := w.lastErr.Load(); e != nil {
+		return *e
+	}
+	return "inserts failing"
+}
 
 // batch is what the fetcher hands the insert workers.
 type batch struct {
@@ -266,7 +296,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	for i := range n {
 		go func() { insertDone <- w.insertLoop(w.stores[i%len(w.stores)], full, free) }()
 	}
-	go w.watchLag(ctx)
+	go w.watchLag(ctx, topics)
 
 	fetchErr := w.fetchLoop(ctx, full, free)
 	w.stoppedAt.Store(time.Now().UnixNano())
@@ -295,6 +325,7 @@ func (w *Writer) fetchLoop(ctx context.Context, full chan<- *batch, free <-chan 
 		full <- b
 	}
 	var cur *batch
+	fetchFailures := 0
 	for {
 		if cur == nil {
 			select {
@@ -322,7 +353,22 @@ func (w *Writer) fetchLoop(ctx context.Context, full chan<- *batch, free <-chan 
 				cur = nil
 				continue
 			}
-			return fmt.Errorf("fetch from kafka: %w", err)
+			// The brokers are unreachable or the group is between
+			// generations. kafka-go's reader heals by itself (it rejoins
+			// once the brokers answer); the error only reports a failed
+			// attempt. Returning it would stop the whole process for a
+			// broker restart, so keep what was read and try again.
+			fetchFailures++
+			w.metrics.fetchErrors.Inc()
+			if fetchFailures <= 3 || fetchFailures%30 == 0 {
+				w.log.Warn("fetch from kafka failed; retrying (what was read is kept)", "err", err, "attempt", fetchFailures)
+			}
+			sleep(ctx, min(backoff(fetchFailures), 2*time.Second))
+			continue
+		}
+		if fetchFailures > 0 {
+			w.log.Info("fetching from kafka again", "after_failures", fetchFailures)
+			fetchFailures = 0
 		}
 		w.metrics.records.Inc()
 		if cur.first.IsZero() {
@@ -424,8 +470,8 @@ func (w *Writer) store1(ctx context.Context, st store.Store, b *batch) error {
 	}
 	failing := false
 	defer func() {
-		if failing {
-			w.failing.Add(-1)
+		if failing && w.failing.Add(-1) == 0 {
+			w.metrics.backoff.Set(0)
 		}
 	}()
 	for attempt := 0; ; attempt++ {
@@ -434,6 +480,8 @@ func (w *Writer) store1(ctx context.Context, st store.Store, b *batch) error {
 			break
 		}
 		w.metrics.insertErrors.Inc()
+		msg := err.Error()
+		w.lastErr.Store(&msg)
 		if !failing {
 			failing = true
 			w.failing.Add(1)
@@ -441,8 +489,18 @@ func (w *Writer) store1(ctx context.Context, st store.Store, b *batch) error {
 		if at := w.stoppedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) > drainTimeout {
 			return fmt.Errorf("store did not take the last batch before shutdown (it will be replayed): %w", err)
 		}
-		w.log.Warn("insert failed, retrying", "err", err, "attempt", attempt, "rows", mainRows)
-		time.Sleep(backoff(attempt))
+		wait := backoff(attempt)
+		w.metrics.backoff.Set(wait.Seconds())
+		w.log.Warn("insert failed, retrying", "err", err, "attempt", attempt, "rows", mainRows, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-w.wakeChan():
+			t.Stop()
+		}
+	}
+	if w.failing.Load() > 0 {
+		w.wakeRetriers()
 	}
 	w.metrics.insertSeconds.Observe(time.Since(start).Seconds())
 	w.metrics.batchRows.Observe(float64(mainRows))
@@ -451,6 +509,24 @@ func (w *Writer) store1(ctx context.Context, st store.Store, b *batch) error {
 		w.metrics.rows.WithLabelValues(blk.Table).Add(float64(n))
 	}
 	return nil
+}
+
+func (w *Writer) wakeChan() <-chan struct{} {
+	w.wakeMu.Lock()
+	defer w.wakeMu.Unlock()
+	if w.wake == nil {
+		w.wake = make(chan struct{})
+	}
+	return w.wake
+}
+
+func (w *Writer) wakeRetriers() {
+	w.wakeMu.Lock()
+	defer w.wakeMu.Unlock()
+	if w.wake != nil {
+		close(w.wake)
+		w.wake = nil
+	}
 }
 
 // commit commits b's offsets (after b and every batch before it were
@@ -515,7 +591,12 @@ func (w *Writer) existingTopics(ctx context.Context) []string {
 	return have
 }
 
-func (w *Writer) watchLag(ctx context.Context) {
+// watchLag measures the group's lag from the broker, not from kafka-go's
+// reader: the reader only updates its figure when it fetches, and while the
+// store is down the writer stops fetching (its batches are full), so the
+// reader's lag froze exactly when an operator needs to see it rise.
+func (w *Writer) watchLag(ctx context.Context, topics []string) {
+	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Timeout: 5 * time.Second}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
@@ -523,9 +604,72 @@ func (w *Writer) watchLag(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			w.metrics.lag.Set(float64(w.reader.Stats().Lag))
+			lag, err := groupLag(ctx, client, w.cfg.GroupID, topics)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Debug("measuring writer lag", "err", err)
+				}
+				continue // keep the last figure rather than report 0
+			}
+			w.metrics.lag.Set(float64(lag))
 		}
 	}
+}
+
+// groupLag is the sum over the topics' partitions of newest offset minus the
+// group's committed offset (the oldest offset where nothing is committed).
+func groupLag(ctx context.Context, client *kafka.Client, group string, topics []string) (int64, error) {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return 0, err
+	}
+	parts := map[string][]int{}
+	ends := map[string][]kafka.OffsetRequest{}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			continue
+		}
+		for _, p := range t.Partitions {
+			parts[t.Name] = append(parts[t.Name], p.ID)
+			ends[t.Name] = append(ends[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+		}
+	}
+	if len(parts) == 0 {
+		return 0, nil
+	}
+	offsets, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: ends})
+	if err != nil {
+		return 0, err
+	}
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: parts})
+	if err != nil {
+		return 0, err
+	}
+	if committed.Error != nil {
+		return 0, committed.Error
+	}
+	done := map[partitionKey]int64{}
+	for topic, ps := range committed.Topics {
+		for _, p := range ps {
+			if p.Error == nil && p.CommittedOffset >= 0 {
+				done[partitionKey{topic, p.Partition}] = p.CommittedOffset
+			}
+		}
+	}
+	var lag int64
+	for topic, ps := range offsets.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				continue
+			}
+			from, ok := done[partitionKey{topic, p.Partition}]
+			if !ok {
+				from = p.FirstOffset
+			}
+			lag += max(0, p.LastOffset-from)
+		}
+	}
+	return lag, nil
 }
 
 func backoff(attempt int) time.Duration {

@@ -47,7 +47,11 @@ type Options struct {
 	Timeout time.Duration
 	// MaxAttempts is how often one batch is tried against one Alertmanager
 	// (network errors, 5xx, 429) before it is given up (counted as
-	// errors). A 4xx other than 429 is never retried. Default 4.
+	// errors). A 4xx other than 429 is never retried. Default 0: retry
+	// until that Alertmanager takes the batch or the context ends, so an
+	// outage delays alerts (by at most BackoffMax once it is back) but
+	// loses none; alerts that arrive meanwhile wait in the bounded queue
+	// (oldest dropped), and the other Alertmanagers are not held up.
 	MaxAttempts int
 	// BackoffMin and BackoffMax bound the exponential backoff between
 	// attempts (with jitter). Defaults 200 ms and 5 s.
@@ -66,9 +70,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 4
 	}
 	if o.BackoffMin <= 0 {
 		o.BackoffMin = 200 * time.Millisecond
@@ -95,6 +96,7 @@ type Client struct {
 
 type metrics struct {
 	sent, errors, dropped *prometheus.CounterVec
+	retries               *prometheus.CounterVec
 	queueLength           *prometheus.GaugeVec
 	latency               *prometheus.HistogramVec
 }
@@ -108,6 +110,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "firebreak_alertmanager_errors_total",
 			Help: "Alerts not delivered to an Alertmanager: rejected with a 4xx, or still failing after every retry.",
+		}, []string{"alertmanager"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "firebreak_alertmanager_retries_total",
+			Help: "POST attempts that failed (network error, 5xx, 429) and are retried with backoff.",
 		}, []string{"alertmanager"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "firebreak_alertmanager_dropped_total",
@@ -123,7 +129,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}, []string{"alertmanager"}),
 	}
-	reg.MustRegister(m.sent, m.errors, m.dropped, m.queueLength, m.latency)
+	reg.MustRegister(m.sent, m.errors, m.retries, m.dropped, m.queueLength, m.latency)
 	return m
 }
 
@@ -152,6 +158,7 @@ func New(urls []string, opts Options, reg prometheus.Registerer, log *slog.Logge
 			notify: make(chan struct{}, 1),
 			sent:   c.metrics.sent.WithLabelValues(u),
 			errs:   c.metrics.errors.WithLabelValues(u),
+			retry:  c.metrics.retries.WithLabelValues(u),
 			drop:   c.metrics.dropped.WithLabelValues(u),
 			qlen:   c.metrics.queueLength.WithLabelValues(u),
 			lat:    c.metrics.latency.WithLabelValues(u),
@@ -233,6 +240,7 @@ type target struct {
 	inflight int
 
 	sent, errs, drop prometheus.Counter
+	retry            prometheus.Counter
 	qlen             prometheus.Gauge
 	lat              prometheus.Observer
 }
@@ -321,13 +329,18 @@ func (c *Client) deliver(ctx context.Context, t *target, batch []Alert) {
 			c.log.Error("alertmanager rejected alerts; not retrying", "alertmanager", t.url, "alerts", len(batch), "err", err)
 			return
 		}
-		if attempt >= c.opts.MaxAttempts {
+		if c.opts.MaxAttempts > 0 && attempt >= c.opts.MaxAttempts {
 			t.errs.Add(float64(len(batch)))
 			c.log.Error("alertmanager unreachable; alerts given up", "alertmanager", t.url, "alerts", len(batch), "attempts", attempt, "err", err)
 			return
 		}
 		wait := c.backoff(attempt)
-		c.log.Warn("alertmanager send failed; retrying", "alertmanager", t.url, "attempt", attempt, "retry_in", wait, "err", err)
+		t.retry.Inc()
+		// Every attempt while it starts failing, then one line a minute
+		// or so (at the 5 s cap), not one every few seconds for an outage.
+		if attempt <= 4 || attempt%12 == 0 {
+			c.log.Warn("alertmanager send failed; retrying", "alertmanager", t.url, "attempt", attempt, "retry_in", wait, "alerts", len(batch), "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
