@@ -190,10 +190,16 @@ func (a *Alerter) Run(ctx context.Context) error {
 	defer tick.Stop()
 	a.log.Info("alerter started", "group", a.cfg.GroupID, "topic", records.TopicAnomalies, "alertmanagers", a.am.URLs())
 
+	// Run is called on the one active member (cmd/firebreak runs the
+	// alerter under a Kafka lease, bus.RunAsLeader): take over what the
+	// previous one left firing now, so its alerts keep being re-sent even
+	// if no new finding arrives for a while.
 	var err error
-	restored := false
+	if e := a.restore(ctx); e != nil && ctx.Err() == nil {
+		err = e
+	}
 loop:
-	for {
+	for err == nil {
 		select {
 		case <-ctx.Done():
 			break loop
@@ -203,17 +209,6 @@ loop:
 			}
 			break loop
 		case m := <-msgs:
-			if !restored {
-				// The first record proves this member is the active one:
-				// take over what the previous one left firing.
-				if e := a.restore(ctx); e != nil {
-					if ctx.Err() == nil {
-						err = e
-					}
-					break loop
-				}
-				restored = true
-			}
 			if e := a.handle(ctx, m); e != nil {
 				if ctx.Err() == nil {
 					err = e

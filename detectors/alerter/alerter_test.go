@@ -244,7 +244,11 @@ func TestAlerterStandby(t *testing.T) {
 		}
 		mctx, stop := context.WithCancel(ctx)
 		m := &member{a: a, stop: stop, done: make(chan error, 1)}
-		go func() { m.done <- a.Run(mctx) }()
+		// As cmd/firebreak runs it: under a Kafka lease, so only the
+		// active member runs the alerter at all.
+		go func() {
+			m.done <- bus.RunAsLeader(mctx, brokers, "alerter-test-lease", records.TopicAnomalies, slog.Default(), a.Run)
+		}()
 		members = append(members, m)
 	}
 	defer func() {
