@@ -13,8 +13,7 @@ import {
   stackedBarsPanel,
   stateTimelinePanel,
   tablePanel,
-  width,
-} from './panels';
+  width, firebreakDashboard } from './panels';
 import { RANGE_END, RANGE_START, inVariable, labelsText, nullIfEpoch } from './sql';
 import { kindVariable, serviceVariable } from './variables';
 
@@ -35,14 +34,13 @@ const serviceLink = `/d/firebreak-service?var-service=\${__data.fields.service}&
 
 export function historyDashboard(): dashboard.DashboardBuilder {
   return (
-    new dashboard.DashboardBuilder('Firebreak alerts & anomalies history')
-      .uid(HISTORY_UID)
-      .description('For analysts: alert timelines and durations, and every detector finding, by kind and service.')
-      .tags(['firebreak', 'alerts', 'anomalies'])
-      .readonly()
-      .time({ from: 'now-24h', to: 'now' })
-      .timezone('browser')
-      .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    firebreakDashboard({
+      title: 'Firebreak alerts & anomalies history',
+      uid: HISTORY_UID,
+      description: 'For analysts: alert timelines and durations, and every detector finding, by kind and service.',
+      tags: ['alerts', 'anomalies'],
+      from: 'now-24h',
+    })
       .withVariable(serviceVariable({ multi: true }))
       .withVariable(kindVariable())
       .link(

@@ -9,7 +9,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
 import { FirebreakAnnotationBuilder, query } from './firebreak';
-import { incidentSeverityCell, logsPanel, stateTimelinePanel, tablePanel, timeseriesPanel, width } from './panels';
+import { incidentSeverityCell, logsPanel, stateTimelinePanel, tablePanel, timeseriesPanel, width, firebreakDashboard } from './panels';
 import { incidentServicesVariable, incidentVariable } from './variables';
 
 export const INCIDENT_UID = 'firebreak-incident';
@@ -18,15 +18,14 @@ const BAND_COLOR = 'rgba(115, 191, 105, 0.6)';
 
 export function incidentDashboard(): dashboard.DashboardBuilder {
   return (
-    new dashboard.DashboardBuilder('Firebreak incident analyst')
-      .uid(INCIDENT_UID)
-      .description('One incident: summary and report, timeline, service states, root-cause candidates, key series with bands, log patterns, logs and complaints.')
-      .tags(['firebreak', 'incidents'])
-      .readonly()
-      .time({ from: 'now-24h', to: 'now' })
-      .refresh('1m')
-      .timezone('browser')
-      .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    firebreakDashboard({
+      title: 'Firebreak incident analyst',
+      uid: INCIDENT_UID,
+      description: 'One incident: summary and report, timeline, service states, root-cause candidates, key series with bands, log patterns, logs and complaints.',
+      tags: ['incidents'],
+      from: 'now-24h',
+      refresh: '1m',
+    })
       .withVariable(incidentVariable())
       .withVariable(incidentServicesVariable())
       .annotation(new FirebreakAnnotationBuilder('Incidents', query().incidents().annotations(), 'red'))

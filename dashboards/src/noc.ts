@@ -22,8 +22,7 @@ import {
   thresholdsFrom,
   timeseriesPanel,
   wallStatPanel,
-  width,
-} from './panels';
+  width, firebreakDashboard } from './panels';
 import {
   INCIDENT_SEVERITIES,
   RANGE_END,
@@ -59,15 +58,14 @@ export function complaintSurgeAnnotation(): FirebreakAnnotationBuilder {
 
 export function nocDashboard(): dashboard.DashboardBuilder {
   return (
-    new dashboard.DashboardBuilder('Firebreak NOC overview')
-      .uid(NOC_UID)
-      .description('Wall screen: open incidents, firing alerts, service health, predicted breaches, customer sentiment and ingest.')
-      .tags(['firebreak', 'noc'])
-      .readonly()
-      .time({ from: 'now-6h', to: 'now' })
-      .refresh('10s')
-      .timezone('browser')
-      .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    firebreakDashboard({
+      title: 'Firebreak NOC overview',
+      uid: NOC_UID,
+      description: 'Wall screen: open incidents, firing alerts, service health, predicted breaches, customer sentiment and ingest.',
+      tags: ['noc'],
+      from: 'now-6h',
+      refresh: '10s',
+    })
       .timepicker(new dashboard.TimePickerBuilder().refreshIntervals(['10s', '30s', '1m', '5m', '15m']))
       .link(
         new dashboard.DashboardLinkBuilder('Wall screen (dark, kiosk)')

@@ -190,3 +190,28 @@ export const scoreCell: Props = [
   },
   { id: 'custom.cellOptions', value: { type: common.TableCellDisplayMode.Gauge, mode: common.BarGaugeDisplayMode.Basic } },
 ];
+
+/** What every Firebreak dashboard shares: read-only, browser time, shared crosshair. */
+export interface DashboardBase {
+  title: string;
+  uid: string;
+  description: string;
+  tags: string[];
+  from: string;
+  /** Auto-refresh; none for analysts' history. */
+  refresh?: string;
+}
+
+/** A dashboard with the settings every Firebreak dashboard shares. */
+export function firebreakDashboard(b: DashboardBase): dashboard.DashboardBuilder {
+  const d = new dashboard.DashboardBuilder(b.title)
+    .uid(b.uid)
+    .description(b.description)
+    .tags(['firebreak', ...b.tags])
+    .readonly()
+    .time({ from: b.from, to: 'now' });
+  if (b.refresh) {
+    d.refresh(b.refresh);
+  }
+  return d.timezone('browser').tooltip(dashboard.DashboardCursorSync.Crosshair);
+}

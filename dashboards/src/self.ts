@@ -7,7 +7,7 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
 import { FirebreakQueryBuilder, query, sql } from './firebreak';
-import { displayName, statPanel, thresholdsFrom, timeseriesPanel } from './panels';
+import { displayName, statPanel, thresholdsFrom, timeseriesPanel, firebreakDashboard } from './panels';
 import { counterIncrease, inVariable } from './sql';
 import { selfInstanceVariable } from './variables';
 
@@ -42,15 +42,14 @@ function ratePanel(title: string, description: string, metrics: string[], group:
 
 export function selfDashboard(): dashboard.DashboardBuilder {
   return (
-    new dashboard.DashboardBuilder('Firebreak self-health')
-      .uid(SELF_UID)
-      .description("Firebreak's own metrics: ingest and refusals per source, Kafka lag, dead letters, writer inserts, detector throughput and alert delivery.")
-      .tags(['firebreak', 'operations'])
-      .readonly()
-      .time({ from: 'now-3h', to: 'now' })
-      .refresh('30s')
-      .timezone('browser')
-      .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    firebreakDashboard({
+      title: 'Firebreak self-health',
+      uid: SELF_UID,
+      description: "Firebreak's own metrics: ingest and refusals per source, Kafka lag, dead letters, writer inserts, detector throughput and alert delivery.",
+      tags: ['operations'],
+      from: 'now-3h',
+      refresh: '30s',
+    })
       .withVariable(selfInstanceVariable())
       .link(
         new dashboard.DashboardLinkBuilder('Firebreak')

@@ -14,8 +14,7 @@ import {
   tablePanel,
   thresholdsFrom,
   timeseriesPanel,
-  width,
-} from './panels';
+  width, firebreakDashboard } from './panels';
 import { ERROR_LOGS, RANGE_END, asOfRangeEnd, labelsText, nullIfEpoch } from './sql';
 import { metricVariable, serviceVariable, seriesVariable } from './variables';
 
@@ -47,15 +46,14 @@ const BAND_COLOR = 'rgba(115, 191, 105, 0.25)';
 
 export function serviceDashboard(): dashboard.DashboardBuilder {
   return (
-    new dashboard.DashboardBuilder('Firebreak service drill-down')
-      .uid(SERVICE_UID)
-      .description("One service: a metric against its learned band, the detectors' findings, error logs and support messages.")
-      .tags(['firebreak', 'service'])
-      .readonly()
-      .time({ from: 'now-6h', to: 'now' })
-      .refresh('1m')
-      .timezone('browser')
-      .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    firebreakDashboard({
+      title: 'Firebreak service drill-down',
+      uid: SERVICE_UID,
+      description: "One service: a metric against its learned band, the detectors' findings, error logs and support messages.",
+      tags: ['service'],
+      from: 'now-6h',
+      refresh: '1m',
+    })
       .withVariable(serviceVariable({ multi: false }))
       .withVariable(metricVariable())
       .withVariable(seriesVariable())

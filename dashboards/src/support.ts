@@ -7,7 +7,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 
 import { query, sql } from './firebreak';
 import { complaintSurgeAnnotation } from './noc';
-import { displayName, statPanel, tablePanel, thresholdsFrom, timeseriesPanel, width } from './panels';
+import { displayName, statPanel, tablePanel, thresholdsFrom, timeseriesPanel, width, firebreakDashboard } from './panels';
 import { channelVariable, supportServiceVariable } from './variables';
 
 export const SUPPORT_UID = 'firebreak-support';
@@ -40,15 +40,14 @@ function sentimentPanel(title: string, groupBy: 'service' | 'channel'): ReturnTy
 
 export function supportDashboard(): dashboard.DashboardBuilder {
   return (
-    new dashboard.DashboardBuilder('Firebreak support sentiment')
-      .uid(SUPPORT_UID)
-      .description('Customer messages per service and channel: volume, negative share, complaint surges and sample messages.')
-      .tags(['firebreak', 'support'])
-      .readonly()
-      .time({ from: 'now-24h', to: 'now' })
-      .refresh('1m')
-      .timezone('browser')
-      .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    firebreakDashboard({
+      title: 'Firebreak support sentiment',
+      uid: SUPPORT_UID,
+      description: 'Customer messages per service and channel: volume, negative share, complaint surges and sample messages.',
+      tags: ['support'],
+      from: 'now-24h',
+      refresh: '1m',
+    })
       .withVariable(supportServiceVariable())
       .withVariable(channelVariable())
       .link(
