@@ -53,15 +53,7 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	// 100 ms; a disk filling at 0.6 %/min for the last 87 minutes, at 0.62
 	// now (full in ~47 min).
 	now := time.Now().Truncate(time.Second)
-	lat := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "e2e_latency_seconds"},
-		{Name: "instance", Value: "checkout-1"}, {Name: "service", Value: "checkout"}}}
-	disk := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "e2e_disk_used_ratio"},
-		{Name: "instance", Value: "inventory-1"}, {Name: "service", Value: "inventory"}}}
-	for i := 480; i > 0; i-- {
-		ts := now.Add(-time.Duration(i) * 15 * time.Second).UnixMilli()
-		lat.Samples = append(lat.Samples, prompb.Sample{Timestamp: ts, Value: 0.1 + 0.002*float64(i%7)})
-		disk.Samples = append(disk.Samples, prompb.Sample{Timestamp: ts, Value: max(0.1, 0.62-0.0015*float64(i))})
-	}
+	lat, disk := alertingHistory("e2e", now)
 	if err := sender.Send(context.Background(), &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{lat, disk}}); err != nil {
 		t.Fatal(err)
 	}
@@ -210,4 +202,22 @@ func scrape(t *testing.T, base string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// alertingHistory is two hours of points every 15 s ending at now, for a
+// latency series (noise around 100 ms, on checkout) and a disk filling at
+// 0.6 %/min for the last 87 minutes, at 0.62 at now (full in ~47 min, on
+// inventory): what an anomaly and a predictive alert need. Metric names
+// are PREFIX_latency_seconds and PREFIX_disk_used_ratio.
+func alertingHistory(prefix string, now time.Time) (lat, disk prompb.TimeSeries) {
+	lat = prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: prefix + "_latency_seconds"},
+		{Name: "instance", Value: "checkout-1"}, {Name: "service", Value: "checkout"}}}
+	disk = prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: prefix + "_disk_used_ratio"},
+		{Name: "instance", Value: "inventory-1"}, {Name: "service", Value: "inventory"}}}
+	for i := 480; i > 0; i-- {
+		ts := now.Add(-time.Duration(i) * 15 * time.Second).UnixMilli()
+		lat.Samples = append(lat.Samples, prompb.Sample{Timestamp: ts, Value: 0.1 + 0.002*float64(i%7)})
+		disk.Samples = append(disk.Samples, prompb.Sample{Timestamp: ts, Value: max(0.1, 0.62-0.0015*float64(i))})
+	}
+	return lat, disk
 }

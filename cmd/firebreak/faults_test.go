@@ -871,15 +871,7 @@ func TestAlertmanagerDownAlertsDeliveredWhenBack(t *testing.T) {
 	// Two hours of history, then a latency spike (anomaly) and a disk that
 	// will fill within the hour (predictive): two alerts.
 	now := time.Now().Truncate(time.Second)
-	lat := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "fault_latency_seconds"},
-		{Name: "instance", Value: "checkout-1"}, {Name: "service", Value: "checkout"}}}
-	disk := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "fault_disk_used_ratio"},
-		{Name: "instance", Value: "inventory-1"}, {Name: "service", Value: "inventory"}}}
-	for i := 480; i > 0; i-- {
-		ts := now.Add(-time.Duration(i) * 15 * time.Second).UnixMilli()
-		lat.Samples = append(lat.Samples, prompb.Sample{Timestamp: ts, Value: 0.1 + 0.002*float64(i%7)})
-		disk.Samples = append(disk.Samples, prompb.Sample{Timestamp: ts, Value: max(0.1, 0.62-0.0015*float64(i))})
-	}
+	lat, disk := alertingHistory("fault", now)
 	if err := sender.Send(t.Context(), &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{lat, disk}}); err != nil {
 		t.Fatal(err)
 	}
