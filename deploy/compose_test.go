@@ -326,8 +326,9 @@ func TestComposeEnvOverrides(t *testing.T) {
 		t.Errorf("clickhouse CLICKHOUSE_USER = %q, want analyst", got)
 	}
 	checkDSN(t, flagValues(fb.Command)["clickhouse-dsn"], "analyst", "s3cret")
-	if got := envValue(t, fb, "FIREBREAK_API_TOKEN"); got != "tok-123" {
-		t.Errorf("firebreak FIREBREAK_API_TOKEN = %q, want tok-123", got)
+	// FIREBREAK_READ_TOKEN is --read-token (every flag reads FIREBREAK_<FLAG>).
+	if got := envValue(t, fb, "FIREBREAK_READ_TOKEN"); got != "tok-123" {
+		t.Errorf("firebreak FIREBREAK_READ_TOKEN = %q, want tok-123", got)
 	}
 	if got := envValue(t, gf, "FIREBREAK_API_TOKEN"); got != "tok-123" {
 		t.Errorf("grafana FIREBREAK_API_TOKEN = %q, want tok-123", got)
@@ -643,8 +644,9 @@ func TestGrafanaProvisioning(t *testing.T) {
 	}
 	// Grafana expands $FIREBREAK_API_TOKEN from its own environment.
 	p := loadCompose(t)
-	if envValue(t, service(t, p, "grafana"), "FIREBREAK_API_TOKEN") != envValue(t, service(t, p, "firebreak"), "FIREBREAK_API_TOKEN") {
-		t.Error("grafana and firebreak get different FIREBREAK_API_TOKEN defaults")
+	// firebreak requires it as --read-token (FIREBREAK_READ_TOKEN).
+	if envValue(t, service(t, p, "grafana"), "FIREBREAK_API_TOKEN") != envValue(t, service(t, p, "firebreak"), "FIREBREAK_READ_TOKEN") {
+		t.Error("grafana's FIREBREAK_API_TOKEN and firebreak's FIREBREAK_READ_TOKEN have different defaults")
 	}
 
 	var dash struct {
