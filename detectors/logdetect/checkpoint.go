@@ -13,6 +13,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/firebreak-aiops/firebreak/detectors/internal/statebuf"
 	"github.com/firebreak-aiops/firebreak/detectors/logpatterns"
 	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
@@ -159,63 +160,63 @@ func decodeService(b []byte, cfg *Config) (*service, error) {
 	if len(b) < 2 || b[0] != serviceMagic || b[1] != serviceVersion {
 		return nil, fmt.Errorf("%w: bad magic or version", errState)
 	}
-	r := &stateReader{buf: b[2:]}
+	r := statebuf.NewReader(b[2:], errState)
 	s := &service{byID: map[uint64]int32{}}
-	s.name = r.str()
+	s.name = r.Str()
 	for _, v := range []*int64{&s.firstMs, &s.newestMs, &s.lines, &s.lastOffset, &s.closed} {
-		*v = r.varint()
+		*v = r.Varint()
 	}
-	r.rate(&s.errRate)
+	readRate(r, &s.errRate)
 	for i := range s.minutes {
 		sm := &s.minutes[i]
-		sm.minute = r.varint()
-		sm.n, sm.errs, sm.wrn = r.u32(), r.u32(), r.u32()
-		n := r.uvarint(uint64(len(r.buf)))
+		sm.minute = r.Varint()
+		sm.n, sm.errs, sm.wrn = r.U32(), r.U32(), r.U32()
+		n := r.Uvarint(uint64(r.Len()))
 		for range n {
-			sm.touched = append(sm.touched, int32(r.uvarint(math.MaxInt32)))
+			sm.touched = append(sm.touched, int32(r.Uvarint(math.MaxInt32)))
 		}
-		sm.errSample = r.str()
-		sm.errTemplate = r.u64()
+		sm.errSample = r.Str()
+		sm.errTemplate = r.U64()
 	}
-	nt := r.uvarint(uint64(len(r.buf)))
-	if r.err == nil {
+	nt := r.Uvarint(uint64(r.Len()))
+	if r.Err() == nil {
 		s.tmpls = make([]*tmpl, nt)
 	}
 	for i := range s.tmpls {
-		switch r.byte() {
+		switch r.Byte() {
 		case 0:
 			continue
 		case 1:
 		default:
-			r.fail()
+			r.Fail()
 		}
-		if r.err != nil {
+		if r.Err() != nil {
 			break
 		}
 		t := &tmpl{cluster: int32(i)}
-		t.id = r.u64()
-		t.text = r.str()
-		t.firstMs = r.varint()
-		t.sevMax = min(r.byte(), sevError)
-		t.lines = r.varint()
-		r.rate(&t.rate)
+		t.id = r.U64()
+		t.text = r.Str()
+		t.firstMs = r.Varint()
+		t.sevMax = min(r.Byte(), sevError)
+		t.lines = r.Varint()
+		readRate(r, &t.rate)
 		for j := range t.slots {
 			tm := &t.slots[j]
-			tm.minute = r.varint()
-			tm.n, tm.errs, tm.wrn = r.u32(), r.u32(), r.u32()
-			tm.sample = r.str()
-			tm.sampleID = r.u64()
+			tm.minute = r.Varint()
+			tm.n, tm.errs, tm.wrn = r.U32(), r.U32(), r.U32()
+			tm.sample = r.Str()
+			tm.sampleID = r.U64()
 		}
 		s.tmpls[i] = t
 		s.byID[t.id] = t.cluster
 		s.live++
 	}
-	mb := r.bytes()
-	if r.err != nil {
+	mb := r.Bytes()
+	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: truncated or damaged", errState)
 	}
-	if len(r.buf) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errState, len(r.buf))
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errState, r.Len())
 	}
 	for _, sm := range s.minutes {
 		for _, c := range sm.touched {
@@ -232,80 +233,15 @@ func decodeService(b []byte, cfg *Config) (*service, error) {
 	return s, nil
 }
 
-type stateReader struct {
-	buf []byte
-	err error
-}
-
-func (r *stateReader) fail() {
-	if r.err == nil {
-		r.err = errState
-	}
-	r.buf = nil
-}
-
-func (r *stateReader) uvarint(limit uint64) uint64 {
-	v, n := binary.Uvarint(r.buf)
-	if n <= 0 || v > limit {
-		r.fail()
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
-
-func (r *stateReader) u32() uint32 { return uint32(r.uvarint(math.MaxUint32)) }
-
-func (r *stateReader) varint() int64 {
-	v, n := binary.Varint(r.buf)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
-
-func (r *stateReader) u64() uint64 {
-	if len(r.buf) < 8 {
-		r.fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.buf)
-	r.buf = r.buf[8:]
-	return v
-}
-
-func (r *stateReader) byte() byte {
-	if len(r.buf) < 1 {
-		r.fail()
-		return 0
-	}
-	v := r.buf[0]
-	r.buf = r.buf[1:]
-	return v
-}
-
-func (r *stateReader) bytes() []byte {
-	n := r.uvarint(uint64(len(r.buf)))
-	if r.err != nil || n > uint64(len(r.buf)) {
-		r.fail()
-		return nil
-	}
-	b := r.buf[:n]
-	r.buf = r.buf[n:]
-	return b
-}
-
-func (r *stateReader) str() string { return string(r.bytes()) }
-
-func (r *stateReader) rate(x *rate) {
-	x.mean = math.Float64frombits(r.u64())
-	x.dev = math.Float64frombits(r.u64())
-	x.minutes = r.u32()
-	x.last = r.varint()
+// readRate reads what appendRate wrote; a non-finite mean or deviation
+// marks the state bad.
+func readRate(r *statebuf.Reader, x *rate) {
+	x.mean = math.Float64frombits(r.U64())
+	x.dev = math.Float64frombits(r.U64())
+	x.minutes = r.U32()
+	x.last = r.Varint()
 	if math.IsNaN(x.mean) || math.IsNaN(x.dev) || math.IsInf(x.mean, 0) || math.IsInf(x.dev, 0) {
-		r.fail()
+		r.Fail()
 	}
 }
 
@@ -344,14 +280,14 @@ func parseChunk(v []byte) (chunkHeader, bool) {
 	if len(v) < 10 || v[0] != chunkMagic || v[1] != chunkVersion {
 		return h, false
 	}
-	r := &stateReader{buf: v[2:]}
-	h.gen = r.u64()
-	h.index = int(r.uvarint(1 << 20))
-	h.total = int(r.uvarint(1 << 20))
-	h.length = int(r.uvarint(1 << 40))
-	h.hash = r.u64()
-	h.body = r.buf
-	return h, r.err == nil && h.index < h.total
+	r := statebuf.NewReader(v[2:], errState)
+	h.gen = r.U64()
+	h.index = int(r.Uvarint(1 << 20))
+	h.total = int(r.Uvarint(1 << 20))
+	h.length = int(r.Uvarint(1 << 40))
+	h.hash = r.U64()
+	h.body = r.Rest()
+	return h, r.Err() == nil && h.index < h.total
 }
 
 // assemble joins a service's chunks, checking that they belong together.

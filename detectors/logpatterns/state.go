@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/firebreak-aiops/firebreak/detectors/internal/statebuf"
 )
 
 // State layout (MarshalBinary), integers uvarint unless noted:
@@ -71,76 +73,75 @@ var errState = errors.New("logpatterns: bad miner state")
 // UnmarshalBinary replaces the miner's state with one MarshalBinary made.
 // It never panics on bad input.
 func (m *Miner) UnmarshalBinary(data []byte) error {
-	r := stateReader{buf: data}
 	if len(data) < 5 || string(data[:4]) != string(stateMagic) {
 		return fmt.Errorf("%w: bad magic", errState)
 	}
 	if data[4] != stateVersion {
 		return fmt.Errorf("%w: version %d, this build reads %d", errState, data[4], stateVersion)
 	}
-	r.buf = data[5:]
+	r := statebuf.NewReader(data[5:], errState)
 	var cfg Config
-	cfg.Depth = int(r.uvarint(64))
-	cfg.Variants = int(r.uvarint(1 << 20))
-	cfg.MaxChildren = int(r.uvarint(1 << 30))
-	cfg.Similarity = math.Float64frombits(r.u64())
-	if r.err != nil || cfg.Similarity < 0 || cfg.Similarity > 1 || math.IsNaN(cfg.Similarity) {
+	cfg.Depth = int(r.Uvarint(64))
+	cfg.Variants = int(r.Uvarint(1 << 20))
+	cfg.MaxChildren = int(r.Uvarint(1 << 30))
+	cfg.Similarity = math.Float64frombits(r.U64())
+	if r.Err() != nil || cfg.Similarity < 0 || cfg.Similarity > 1 || math.IsNaN(cfg.Similarity) {
 		return fmt.Errorf("%w: config", errState)
 	}
 	n := NewMiner(cfg)
-	nf := r.uvarint(uint64(len(data)))
+	nf := r.Uvarint(uint64(len(data)))
 	for range nf {
-		nt := r.uvarint(uint64(len(data)))
+		nt := r.Uvarint(uint64(len(data)))
 		f := &family{tokens: make([]string, nt), vals: make([][]string, nt), variable: make([]bool, nt), groups: map[uint64]int32{}}
 		for i := range f.tokens {
-			f.tokens[i] = r.str()
+			f.tokens[i] = r.Str()
 		}
 		for i := range f.tokens {
-			switch r.byte() {
+			switch r.Byte() {
 			case 0:
 			case 1:
-				nv := r.uvarint(uint64(len(data)))
+				nv := r.Uvarint(uint64(len(data)))
 				// One value is a legitimate split: a wildcard value that
 				// covered the others (Miner.cover) leaves a single one.
 				if nv < 1 {
-					r.fail()
+					r.Fail()
 				}
 				for range nv {
-					f.vals[i] = append(f.vals[i], r.str())
+					f.vals[i] = append(f.vals[i], r.Str())
 				}
 			case 2:
 				f.variable[i] = true
 			default:
-				r.fail()
+				r.Fail()
 			}
 		}
-		if r.err != nil {
+		if r.Err() != nil {
 			return fmt.Errorf("%w: family %d", errState, len(n.families))
 		}
 		leaf := n.route(f.tokens)
 		leaf.families = append(leaf.families, int32(len(n.families)))
 		n.families = append(n.families, f)
 	}
-	nc := r.uvarint(uint64(len(data)))
+	nc := r.Uvarint(uint64(len(data)))
 	for range nc {
 		c := &cluster{}
-		c.fam = int32(r.uvarint(uint64(len(n.families))))
-		c.parent = int32(r.uvarint(nc))
-		c.count = int64(r.uvarint(math.MaxInt64))
-		nt := r.uvarint(uint64(len(data)))
+		c.fam = int32(r.Uvarint(uint64(len(n.families))))
+		c.parent = int32(r.Uvarint(nc))
+		c.count = int64(r.Uvarint(math.MaxInt64))
+		nt := r.Uvarint(uint64(len(data)))
 		c.tokens = make([]string, nt)
 		for i := range c.tokens {
-			c.tokens[i] = r.str()
+			c.tokens[i] = r.Str()
 		}
-		if r.err != nil || int(c.fam) >= len(n.families) || int(c.parent) >= int(nc) ||
+		if r.Err() != nil || int(c.fam) >= len(n.families) || int(c.parent) >= int(nc) ||
 			len(c.tokens) != len(n.families[c.fam].tokens) {
 			return fmt.Errorf("%w: template %d", errState, len(n.clusters))
 		}
 		c.setText()
 		n.clusters = append(n.clusters, c)
 	}
-	if len(r.buf) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", errState, len(r.buf))
+	if r.Len() != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", errState, r.Len())
 	}
 	for ci, c := range n.clusters {
 		// Parents must lead to a live template without cycles.
@@ -161,57 +162,4 @@ func (m *Miner) UnmarshalBinary(data []byte) error {
 	}
 	*m = *n
 	return nil
-}
-
-type stateReader struct {
-	buf []byte
-	err error
-}
-
-func (r *stateReader) fail() {
-	if r.err == nil {
-		r.err = errState
-	}
-	r.buf = nil
-}
-
-func (r *stateReader) uvarint(limit uint64) uint64 {
-	v, n := binary.Uvarint(r.buf)
-	if n <= 0 || v > limit {
-		r.fail()
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
-
-func (r *stateReader) u64() uint64 {
-	if len(r.buf) < 8 {
-		r.fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.buf)
-	r.buf = r.buf[8:]
-	return v
-}
-
-func (r *stateReader) byte() byte {
-	if len(r.buf) < 1 {
-		r.fail()
-		return 0
-	}
-	v := r.buf[0]
-	r.buf = r.buf[1:]
-	return v
-}
-
-func (r *stateReader) str() string {
-	n := r.uvarint(uint64(len(r.buf)))
-	if r.err != nil || n > uint64(len(r.buf)) {
-		r.fail()
-		return ""
-	}
-	s := string(r.buf[:n])
-	r.buf = r.buf[n:]
-	return s
 }
