@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -161,21 +160,10 @@ type ingestResult struct {
 	BodyBytesPerSamp  float64 `json:"body_bytes_per_sample"`
 	SnappyBytesPerSmp float64 `json:"snappy_encode_bytes_per_sample"`
 
-	SendSeconds     float64          `json:"send_seconds"`
-	AckedSamples    int64            `json:"acked_samples"`
-	AckedRequests   int64            `json:"acked_requests"`
-	AckedPerSecond  float64          `json:"acked_samples_per_second"`
-	LatencyP50Ms    float64          `json:"latency_p50_ms"`
-	LatencyP99Ms    float64          `json:"latency_p99_ms"`
-	LatencyMaxMs    float64          `json:"latency_max_ms"`
-	FailedRequests  int64            `json:"failed_requests"`
-	FailedSamples   int64            `json:"failed_samples"`
-	RetriedAttempts int64            `json:"retried_attempts"`
-	StatusCounts    map[string]int64 `json:"status_counts"`
-	FirstErrors     []string         `json:"first_errors,omitempty"`
-	SenderCPUSecs   float64          `json:"sender_cpu_seconds"`
-	SenderCores     float64          `json:"sender_cpu_cores"`
-	SenderMaxRSSMiB float64          `json:"sender_max_rss_mib"`
+	sendFigures
+	AckedSamples   int64   `json:"acked_samples"`
+	AckedPerSecond float64 `json:"acked_samples_per_second"`
+	FailedSamples  int64   `json:"failed_samples"`
 
 	Verify *verifyResult `json:"verify,omitempty"`
 }
@@ -248,7 +236,7 @@ const benchRound = 1000 // ms
 
 func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writer) (*ingestResult, error) {
 	res := &ingestResult{URL: cfg.url, Concurrency: cfg.concurrency, Series: cfg.series,
-		SamplesPerRequest: cfg.samplesPerRequest, SamplesPerSeries: cfg.samplesPerSeries, Labels: cfg.labels, StatusCounts: map[string]int64{}}
+		SamplesPerRequest: cfg.samplesPerRequest, SamplesPerSeries: cfg.samplesPerSeries, Labels: cfg.labels}
 
 	prepStart := time.Now()
 	// Timestamps start half an hour back and advance a second per round:
@@ -271,29 +259,20 @@ func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writ
 	fmt.Fprintf(progress, "bench: %d request bodies (%d series, %.0f bytes/sample) ready in %.1f s; sending to %s for %s with %d senders\n",
 		len(tmpls), cfg.series, res.BodyBytesPerSamp, res.PrepareSeconds, cfg.url, cfg.duration, cfg.concurrency)
 
-	var v *verifier
+	load := &loadRun{workers: cfg.concurrency, duration: cfg.duration, jobs: len(tmpls), unit: "samples", verb: "acked"}
 	if cfg.verifySQL != "" {
-		v = &verifier{base: cfg.verifySQL, client: &http.Client{Timeout: 60 * time.Second}}
+		v := &verifier{base: cfg.verifySQL, client: &http.Client{Timeout: 60 * time.Second}, table: "samples_data", unit: "samples"}
 		n, err := v.count(ctx, false)
 		if err != nil {
 			return nil, fmt.Errorf("bench ingest: --verify-sql %s: %w (is firebreak running there? the bench needs its read API)", cfg.verifySQL, err)
 		}
 		v.baseline = n
+		load.verify = v
 	}
 
-	counts := &statusCounter{codes: map[int]int64{}}
-	transport := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4 * cfg.concurrency,
-		MaxIdleConnsPerHost: 4 * cfg.concurrency,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		WriteBufferSize:     256 << 10,
-		ReadBufferSize:      16 << 10,
-	}
+	counts, transport := benchTransport(cfg.concurrency)
 	defer transport.CloseIdleConnections()
-	counts.next = transport
+	load.counts = counts
 	sender := &workload.Sender{URL: cfg.url, Client: &http.Client{Transport: counts, Timeout: 60 * time.Second}, MaxAttempts: 10}
 
 	// Probe once so a wrong URL fails in a second with a clear message,
@@ -301,155 +280,26 @@ func runIngestBench(ctx context.Context, cfg ingestBenchConfig, progress io.Writ
 	if err := probe(ctx, sender); err != nil {
 		return nil, err
 	}
-
-	var (
-		ackedSamples, ackedReqs, failedReqs, failedSamples atomic.Int64
-		errMu                                              sync.Mutex
-		firstErrors                                        []string
-	)
-	workers := make([]*benchWorker, cfg.concurrency)
-	for w := range workers {
-		workers[w] = &benchWorker{}
-	}
-	for g, t := range tmpls {
-		wk := workers[g%cfg.concurrency]
-		wk.tmpls = append(wk.tmpls, t)
+	load.send = func(ctx context.Context, _, job, round int) (int64, error) {
+		t := tmpls[job]
+		t.patch(round, baseMs+int64(round)*benchRound)
+		return int64(len(t.valOff)), sender.SendEncoded(ctx, t.body)
 	}
 
-	ru0, _ := rusage()
-	start := time.Now()
-	deadline := start.Add(cfg.duration)
-	var lastDone atomic.Int64 // unix ns of the last finished request
-	var wg sync.WaitGroup
-	for _, wk := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for round := 0; ; round++ {
-				ts := baseMs + int64(round)*benchRound
-				for _, t := range wk.tmpls {
-					if ctx.Err() != nil || time.Now().After(deadline) {
-						return
-					}
-					t.patch(round, ts)
-					t0 := time.Now()
-					err := sender.SendEncoded(ctx, t.body)
-					done := time.Now()
-					wk.latencies = append(wk.latencies, done.Sub(t0))
-					for {
-						prev := lastDone.Load()
-						if done.UnixNano() <= prev || lastDone.CompareAndSwap(prev, done.UnixNano()) {
-							break
-						}
-					}
-					if err != nil {
-						if ctx.Err() != nil {
-							return
-						}
-						failedReqs.Add(1)
-						failedSamples.Add(int64(len(t.valOff)))
-						errMu.Lock()
-						if len(firstErrors) < 5 {
-							firstErrors = append(firstErrors, fmt.Sprintf("round %d: %v", round, err))
-						}
-						errMu.Unlock()
-						continue
-					}
-					ackedSamples.Add(int64(len(t.valOff)))
-					ackedReqs.Add(1)
-				}
-			}
-		}()
-	}
-
-	// Progress: one plain line every 5 s.
-	stopProgress := make(chan struct{})
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		var prev int64
-		prevT := start
-		for {
-			select {
-			case <-stopProgress:
-				return
-			case now := <-tick.C:
-				n := ackedSamples.Load()
-				line := fmt.Sprintf("bench: %3.0fs acked %s samples (%s/s, last 5s %s/s), failed requests %d, retried attempts %d",
-					now.Sub(start).Seconds(), group(n), group(int64(float64(n)/now.Sub(start).Seconds())),
-					group(int64(float64(n-prev)/now.Sub(prevT).Seconds())), failedReqs.Load(), counts.retried())
-				if v != nil {
-					qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-					if s, err := v.count(qctx, false); err == nil {
-						line += fmt.Sprintf(", stored %s (behind by %s)", group(s-v.baseline), group(n-(s-v.baseline)))
-					} else {
-						line += ", stored ? (" + err.Error() + ")"
-					}
-					cancel()
-				}
-				fmt.Fprintln(progress, line)
-				prev, prevT = n, now
-			}
-		}
-	}()
-	wg.Wait()
-	close(stopProgress)
-	<-progressDone
-	ru1, maxRSS := rusage()
-	end := time.Unix(0, lastDone.Load())
-	if lastDone.Load() == 0 {
-		end = time.Now()
-	}
-
-	var lat []time.Duration
-	for _, wk := range workers {
-		lat = append(lat, wk.latencies...)
-	}
-	slices.Sort(lat)
-	res.SendSeconds = end.Sub(start).Seconds()
-	res.AckedSamples = ackedSamples.Load()
-	res.AckedRequests = ackedReqs.Load()
-	res.AckedPerSecond = float64(res.AckedSamples) / res.SendSeconds
-	res.LatencyP50Ms = ms(quantile(lat, 0.50))
-	res.LatencyP99Ms = ms(quantile(lat, 0.99))
-	if len(lat) > 0 {
-		res.LatencyMaxMs = ms(lat[len(lat)-1])
-	}
-	res.FailedRequests = failedReqs.Load()
-	res.FailedSamples = failedSamples.Load()
-	res.RetriedAttempts = counts.retried()
-	res.StatusCounts = counts.snapshot()
-	res.FirstErrors = firstErrors
-	res.SenderCPUSecs = ru1 - ru0
-	res.SenderCores = res.SenderCPUSecs / res.SendSeconds
-	res.SenderMaxRSSMiB = maxRSS
+	out := load.run(ctx, progress)
+	res.sendFigures = out.sendFigures
+	res.AckedSamples, res.FailedSamples = out.acked, out.failed
+	res.AckedPerSecond = float64(out.acked) / res.SendSeconds
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("bench ingest: interrupted after %.1f s", res.SendSeconds)
 	}
 	if res.AckedSamples == 0 {
 		return res, fmt.Errorf("bench ingest: the receiver acknowledged nothing (see the errors above); check that %s is a remote_write endpoint and that it is healthy", cfg.url)
 	}
-
-	if v != nil {
-		fmt.Fprintf(progress, "bench: sending done (%s samples acked); waiting up to %s for %s to store them\n",
-			group(res.AckedSamples), cfg.verifyTimeout, cfg.verifySQL)
-		vr, err := v.wait(ctx, res.AckedSamples, start, end, cfg.verifyTimeout, progress)
-		res.Verify = vr
-		if err != nil {
-			return res, err
-		}
-		if vr.CaughtUp && vr.DistinctRows >= 0 && vr.DistinctRows < res.AckedSamples {
-			return res, fmt.Errorf("bench ingest: samples_data holds %s rows but only %s distinct (series, time) pairs for %s acked samples: %s acked samples were lost and others duplicated; look for warnings in firebreak's log",
-				group(vr.StoredRows), group(vr.DistinctRows), group(res.AckedSamples), group(res.AckedSamples-vr.DistinctRows))
-		}
-		if !vr.CaughtUp {
-			return res, fmt.Errorf("bench ingest: %s acked samples are not in samples_data after %s: look for writer errors in firebreak's log and at %s/metrics (firebreak_writer_insert_errors_total, firebreak_writer_kafka_lag_messages)",
-				group(vr.MissingSamples), cfg.verifyTimeout, cfg.verifySQL)
-		}
+	if load.verify != nil {
+		res.Verify, err = load.verifyStored(ctx, out, cfg.verifyTimeout, "ingest", cfg.verifySQL, progress)
 	}
-	return res, nil
+	return res, err
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -486,13 +336,6 @@ func probe(ctx context.Context, s *workload.Sender) error {
 		return fmt.Errorf("bench ingest: %s refused an empty remote_write request: %w (is this a remote_write endpoint? firebreak's is /api/v1/write)", s.URL, err)
 	}
 	return nil
-}
-
-// benchWorker is one sender: it owns its templates (series shard) and sends
-// them round by round, so each series' samples arrive in timestamp order.
-type benchWorker struct {
-	tmpls     []*benchTemplate
-	latencies []time.Duration
 }
 
 // statusCounter counts responses by status code; it wraps the transport so
@@ -549,16 +392,12 @@ type verifier struct {
 	base     string
 	client   *http.Client
 	baseline int64
-	table    string // what to count: samples_data (default) or logs
-	unit     string // for progress lines: samples (default) or lines
+	table    string // what to count: samples_data or logs
+	unit     string // for progress lines: samples or lines
 }
 
 func (v *verifier) count(ctx context.Context, final bool) (int64, error) {
-	table := v.table
-	if table == "" {
-		table = "samples_data"
-	}
-	q := "SELECT count() FROM " + table
+	q := "SELECT count() FROM " + v.table
 	if final {
 		q += " FINAL"
 	}
@@ -613,11 +452,7 @@ func (v *verifier) wait(ctx context.Context, acked int64, start, sendEnd time.Ti
 			break
 		}
 		if now.Sub(lastPrint) >= 5*time.Second {
-			unit := v.unit
-			if unit == "" {
-				unit = "samples"
-			}
-			fmt.Fprintf(progress, "bench: stored %s of %s acked %s\n", group(r.StoredRows), group(acked), unit)
+			fmt.Fprintf(progress, "bench: stored %s of %s acked %s\n", group(r.StoredRows), group(acked), v.unit)
 			lastPrint = now
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -15,8 +15,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/golang/snappy"
@@ -128,21 +126,10 @@ type logsResult struct {
 	BodyBytesPerLn  float64 `json:"body_bytes_per_line"` // what goes on the wire
 	PrepareSeconds  float64 `json:"prepare_seconds"`
 
-	SendSeconds     float64          `json:"send_seconds"`
-	AckedLines      int64            `json:"acked_lines"` // syslog: written
-	AckedRequests   int64            `json:"acked_requests"`
-	AckedPerSecond  float64          `json:"acked_lines_per_second"`
-	LatencyP50Ms    float64          `json:"latency_p50_ms"`
-	LatencyP99Ms    float64          `json:"latency_p99_ms"`
-	LatencyMaxMs    float64          `json:"latency_max_ms"`
-	FailedRequests  int64            `json:"failed_requests"`
-	FailedLines     int64            `json:"failed_lines"`
-	RetriedAttempts int64            `json:"retried_attempts"`
-	StatusCounts    map[string]int64 `json:"status_counts,omitempty"`
-	FirstErrors     []string         `json:"first_errors,omitempty"`
-	SenderCPUSecs   float64          `json:"sender_cpu_seconds"`
-	SenderCores     float64          `json:"sender_cpu_cores"`
-	SenderMaxRSSMiB float64          `json:"sender_max_rss_mib"`
+	sendFigures
+	AckedLines     int64   `json:"acked_lines"` // syslog: written
+	AckedPerSecond float64 `json:"acked_lines_per_second"`
+	FailedLines    int64   `json:"failed_lines"`
 
 	Verify *verifyResult `json:"verify,omitempty"`
 }
@@ -547,35 +534,28 @@ func runLogsBench(ctx context.Context, cfg logsBenchConfig, progress io.Writer) 
 	fmt.Fprintf(progress, "bench: %d %s bodies (%d lines each, %.0f bytes/line on the wire) ready in %.1f s; sending to %s for %s with %d senders\n",
 		nT, cfg.target, cfg.linesPerRequest, res.BodyBytesPerLn, res.PrepareSeconds, cfg.url, cfg.duration, cfg.concurrency)
 
-	var v *verifier
+	load := &loadRun{workers: cfg.concurrency, duration: cfg.duration, jobs: nT, unit: "lines", verb: "acked"}
+	if cfg.target == "syslog" {
+		load.verb = "written"
+	}
 	if cfg.verifySQL != "" {
-		v = &verifier{base: cfg.verifySQL, client: &http.Client{Timeout: 60 * time.Second}, table: "logs", unit: "lines"}
+		v := &verifier{base: cfg.verifySQL, client: &http.Client{Timeout: 60 * time.Second}, table: "logs", unit: "lines"}
 		n, err := v.count(ctx, false)
 		if err != nil {
 			return nil, fmt.Errorf("bench logs: --verify-sql %s: %w (is firebreak running there? the bench needs its read API)", cfg.verifySQL, err)
 		}
 		v.baseline = n
+		load.verify = v
 	}
 
 	// send delivers one body; it is what differs between targets.
 	var send func(ctx context.Context, w int, body []byte) error
-	var counts *statusCounter
 	var conns []net.Conn
 	switch cfg.target {
 	case "loki", "otlp":
-		counts = &statusCounter{codes: map[int]int64{}}
-		transport := &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        4 * cfg.concurrency,
-			MaxIdleConnsPerHost: 4 * cfg.concurrency,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-			WriteBufferSize:     256 << 10,
-			ReadBufferSize:      16 << 10,
-		}
+		counts, transport := benchTransport(cfg.concurrency)
 		defer transport.CloseIdleConnections()
-		counts.next = transport
+		load.counts = counts
 		sender := &workload.Sender{URL: cfg.url, Client: &http.Client{Transport: counts, Timeout: 60 * time.Second}, MaxAttempts: 10}
 		ct := "application/x-protobuf"
 		empty := []byte{} // an empty ExportLogsServiceRequest
@@ -622,174 +602,36 @@ func runLogsBench(ctx context.Context, cfg logsBenchConfig, progress io.Writer) 
 		}
 	}
 
-	var (
-		acked, ackedReqs, failedReqs, failedLines atomic.Int64
-		errMu                                     sync.Mutex
-		firstErrors                               []string
-		lastDone                                  atomic.Int64
-	)
-	type worker struct {
-		gs        []int
-		latencies []time.Duration
-	}
-	workers := make([]*worker, cfg.concurrency)
-	for w := range workers {
-		workers[w] = &worker{}
-	}
-	for g := range tmpls {
-		workers[g%cfg.concurrency].gs = append(workers[g%cfg.concurrency].gs, g)
-	}
-
-	ru0, _ := rusage()
-	start := time.Now()
-	deadline := start.Add(cfg.duration)
-	var wg sync.WaitGroup
-	for wi, wk := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf []byte
-			for round := 0; ; round++ {
-				for _, g := range wk.gs {
-					if ctx.Err() != nil || time.Now().After(deadline) {
-						return
-					}
-					t := tmpls[g]
-					t.patch(cfg.target, baseSec, round, g, nT)
-					body := t.raw
-					if cfg.target == "loki" {
-						buf = snappy.Encode(buf[:cap(buf)], t.raw)
-						body = buf
-					}
-					t0 := time.Now()
-					err := send(ctx, wi, body)
-					done := time.Now()
-					wk.latencies = append(wk.latencies, done.Sub(t0))
-					for {
-						prev := lastDone.Load()
-						if done.UnixNano() <= prev || lastDone.CompareAndSwap(prev, done.UnixNano()) {
-							break
-						}
-					}
-					if err != nil {
-						if ctx.Err() != nil {
-							return
-						}
-						failedReqs.Add(1)
-						failedLines.Add(int64(t.lines))
-						errMu.Lock()
-						if len(firstErrors) < 5 {
-							firstErrors = append(firstErrors, fmt.Sprintf("round %d: %v", round, err))
-						}
-						errMu.Unlock()
-						continue
-					}
-					acked.Add(int64(t.lines))
-					ackedReqs.Add(1)
-				}
-			}
-		}()
-	}
-
-	verb := "acked"
-	if cfg.target == "syslog" {
-		verb = "written"
-	}
-	stopProgress := make(chan struct{})
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		var prev int64
-		prevT := start
-		for {
-			select {
-			case <-stopProgress:
-				return
-			case now := <-tick.C:
-				n := acked.Load()
-				line := fmt.Sprintf("bench: %3.0fs %s %s lines (%s/s, last 5s %s/s), failed requests %d",
-					now.Sub(start).Seconds(), verb, group(n), group(int64(float64(n)/now.Sub(start).Seconds())),
-					group(int64(float64(n-prev)/now.Sub(prevT).Seconds())), failedReqs.Load())
-				if counts != nil {
-					line += fmt.Sprintf(", retried attempts %d", counts.retried())
-				}
-				if v != nil {
-					qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-					if s, err := v.count(qctx, false); err == nil {
-						line += fmt.Sprintf(", stored %s (behind by %s)", group(s-v.baseline), group(n-(s-v.baseline)))
-					} else {
-						line += ", stored ? (" + err.Error() + ")"
-					}
-					cancel()
-				}
-				fmt.Fprintln(progress, line)
-				prev, prevT = n, now
-			}
+	// Loki bodies are snappy-compressed per send, into a buffer per sender.
+	snappyBufs := make([][]byte, cfg.concurrency)
+	load.send = func(ctx context.Context, w, job, round int) (int64, error) {
+		t := tmpls[job]
+		t.patch(cfg.target, baseSec, round, job, nT)
+		body := t.raw
+		if cfg.target == "loki" {
+			snappyBufs[w] = snappy.Encode(snappyBufs[w][:cap(snappyBufs[w])], t.raw)
+			body = snappyBufs[w]
 		}
-	}()
-	wg.Wait()
-	close(stopProgress)
-	<-progressDone
+		return int64(t.lines), send(ctx, w, body)
+	}
+
+	out := load.run(ctx, progress)
 	for _, c := range conns {
 		if c != nil {
 			c.Close()
 		}
 	}
-	ru1, maxRSS := rusage()
-	end := time.Unix(0, lastDone.Load())
-	if lastDone.Load() == 0 {
-		end = time.Now()
-	}
-
-	var lat []time.Duration
-	for _, wk := range workers {
-		lat = append(lat, wk.latencies...)
-	}
-	slices.Sort(lat)
-	res.SendSeconds = end.Sub(start).Seconds()
-	res.AckedLines = acked.Load()
-	res.AckedRequests = ackedReqs.Load()
-	res.AckedPerSecond = float64(res.AckedLines) / res.SendSeconds
-	res.LatencyP50Ms = ms(quantile(lat, 0.50))
-	res.LatencyP99Ms = ms(quantile(lat, 0.99))
-	if len(lat) > 0 {
-		res.LatencyMaxMs = ms(lat[len(lat)-1])
-	}
-	res.FailedRequests = failedReqs.Load()
-	res.FailedLines = failedLines.Load()
-	if counts != nil {
-		res.RetriedAttempts = counts.retried()
-		res.StatusCounts = counts.snapshot()
-	}
-	res.FirstErrors = firstErrors
-	res.SenderCPUSecs = ru1 - ru0
-	res.SenderCores = res.SenderCPUSecs / res.SendSeconds
-	res.SenderMaxRSSMiB = maxRSS
+	res.sendFigures = out.sendFigures
+	res.AckedLines, res.FailedLines = out.acked, out.failed
+	res.AckedPerSecond = float64(out.acked) / res.SendSeconds
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("bench logs: interrupted after %.1f s", res.SendSeconds)
 	}
 	if res.AckedLines == 0 {
 		return res, fmt.Errorf("bench logs: the receiver took nothing (see the errors above); check that %s is a %s receiver and that it is healthy", cfg.url, cfg.target)
 	}
-
-	if v != nil {
-		fmt.Fprintf(progress, "bench: sending done (%s lines %s); waiting up to %s for %s to store them\n",
-			group(res.AckedLines), verb, cfg.verifyTimeout, cfg.verifySQL)
-		vr, err := v.wait(ctx, res.AckedLines, start, end, cfg.verifyTimeout, progress)
-		res.Verify = vr
-		if err != nil {
-			return res, err
-		}
-		if vr.CaughtUp && vr.DistinctRows >= 0 && vr.DistinctRows < res.AckedLines {
-			return res, fmt.Errorf("bench logs: logs holds %s rows but only %s distinct for %s %s lines: %s lines were lost and others duplicated; look for warnings in firebreak's log",
-				group(vr.StoredRows), group(vr.DistinctRows), group(res.AckedLines), verb, group(res.AckedLines-vr.DistinctRows))
-		}
-		if !vr.CaughtUp {
-			return res, fmt.Errorf("bench logs: %s %s lines are not in logs after %s: look for writer errors in firebreak's log and at %s/metrics (firebreak_writer_insert_errors_total, firebreak_writer_kafka_lag_messages)",
-				group(vr.MissingSamples), verb, cfg.verifyTimeout, cfg.verifySQL)
-		}
+	if load.verify != nil {
+		res.Verify, err = load.verifyStored(ctx, out, cfg.verifyTimeout, "logs", cfg.verifySQL, progress)
 	}
-	return res, nil
+	return res, err
 }

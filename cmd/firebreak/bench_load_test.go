@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLoadBenchmarks runs `firebreak bench ingest` and `firebreak bench
+// logs` (every target) for two seconds each against one firebreak, with
+// --verify-sql: what they report acked must be stored exactly once, and
+// their JSON must hold the figures BENCHMARKS.md and
+// scripts/bench-ingest.sh read.
+func TestLoadBenchmarks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts firebreak and loads it")
+	}
+	p := start(t, t.TempDir(), "", "")
+	runs := []struct {
+		name  string
+		args  []string
+		unit  string // the JSON's name for what a request carries
+		table string
+	}{
+		{"ingest", []string{"ingest", "--url", p.base + "/api/v1/write", "--series", "4000", "--samples-per-request", "500"}, "samples", "samples_data"},
+		{"logs loki", []string{"logs", "--target", "loki", "--url", p.base + "/loki/api/v1/push", "--lines-per-request", "500"}, "lines", "logs"},
+		{"logs otlp", []string{"logs", "--target", "otlp", "--url", p.base + "/v1/logs", "--lines-per-request", "500"}, "lines", "logs"},
+		{"logs syslog", []string{"logs", "--target", "syslog", "--url", p.syslog, "--lines-per-request", "500"}, "lines", "logs"},
+	}
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			args := append([]string{"bench"}, r.args...)
+			args = append(args, "--duration", "2s", "--concurrency", "2", "--verify-sql", p.base, "--verify-timeout", "2m", "--json")
+			cmd := exec.Command(binPath, args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("firebreak %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+			}
+			var res map[string]any
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatalf("the JSON result: %v\n%s", err, out)
+			}
+			acked, _ := res["acked_"+r.unit].(float64)
+			verify, _ := res["verify"].(map[string]any)
+			if acked <= 0 || res["failed_"+r.unit] != 0.0 || res["acked_"+r.unit+"_per_second"].(float64) <= 0 || res["latency_p99_ms"] == nil || res["send_seconds"].(float64) < 1.5 {
+				t.Fatalf("sending side: %s", out)
+			}
+			if verify == nil || verify["caught_up"] != true || verify["stored_rows"] != acked || verify["distinct_rows"] != acked {
+				t.Fatalf("%s: %v %s acked, but verify says %v", r.table, acked, r.unit, verify)
+			}
+			if !strings.Contains(stderr.String(), "waiting up to 2m0s") {
+				t.Errorf("no progress line about the wait for the store:\n%s", stderr.String())
+			}
+			t.Logf("%s: %.0f %s acked in %.1f s, %.0f/s stored end to end", r.name, acked, r.unit, res["send_seconds"], verify["e2e_stored_samples_per_second"])
+		})
+	}
+}
