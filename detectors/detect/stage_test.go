@@ -376,3 +376,77 @@ func TestSilenceOpensAndResolves(t *testing.T) {
 	// the wall clock does, and a goes silent too.
 	waitFor(t, "a's silence once all data stopped", func() bool { return silenceOf("a", records.StateOpen) })
 }
+
+// A replay runs far faster than real time: a second of wall time is hours
+// of event time. A series that stops must be called silent while the
+// replay is still near the point where it stopped, ahead of the anomalies
+// of later points: the alerter reads the silence first and holds back
+// what it explains. One partition everywhere, so the anomalies topic's
+// order is the order the stage found things in.
+func TestSilenceFoundAtReplaySpeed(t *testing.T) {
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	brokers := []string{b.Addr()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := bus.EnsureTopics(ctx, brokers, bus.Topics(1, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	prod := bus.NewProducer(brokers, "detect-test-data")
+	defer prod.Close()
+	st := New(Config{Brokers: brokers, CheckpointEvery: time.Second}, bus.NewProducer(brokers, "detect-test"),
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go st.Run(sctx)
+
+	series := func(inst string) []records.Label {
+		return []records.Label{{Name: "__name__", Value: "queue_depth"}, {Name: "instance", Value: inst}, {Name: "service", Value: "inventory"}}
+	}
+	steady, stops, spikes := series("steady"), series("stops"), series("spikes")
+	const stopAt, spikeAt, end = 660, 700, 720 // minutes of event time
+	rng := rand.New(rand.NewPCG(5, 6))
+	t0 := time.Now().Add(-24 * time.Hour).Truncate(time.Minute).UnixMilli()
+	for m := range end {
+		var batch records.SampleBatchBuilder
+		for _, ls := range [][]records.Label{steady, stops, spikes} {
+			if m >= stopAt && records.SeriesID(ls) == records.SeriesID(stops) {
+				continue
+			}
+			v := 100 + 2*rng.NormFloat64()
+			if m == spikeAt && records.SeriesID(ls) == records.SeriesID(spikes) {
+				v = 5000
+			}
+			batch.Add(records.SeriesID(ls), ls, []records.Point{{TimestampMs: t0 + int64(m)*60_000, Value: v}})
+		}
+		if err := prod.Publish(ctx, kafka.Message{Topic: records.TopicMetrics, Key: batch.Key(), Value: batch.AppendRecord(nil)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: records.TopicAnomalies, Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	silenceAt, spikeAtOffset := int64(-1), int64(-1)
+	for silenceAt < 0 || spikeAtOffset < 0 {
+		msg, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("reading anomalies (silence at offset %d, spike at %d): %v", silenceAt, spikeAtOffset, err)
+		}
+		a, err := records.DecodeAnomaly(msg.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case a.Kind == records.KindSilence && a.State == records.StateOpen && a.Labels["instance"] == "stops" && silenceAt < 0:
+			silenceAt = msg.Offset
+		case a.Kind == records.KindAnomaly && a.Labels["instance"] == "spikes" && a.TimeMs == t0+spikeAt*60_000 && spikeAtOffset < 0:
+			spikeAtOffset = msg.Offset
+		}
+	}
+	if silenceAt > spikeAtOffset {
+		t.Fatalf("the silence (offset %d) came after the anomaly of a point %d minutes later (offset %d)", silenceAt, spikeAt-stopAt, spikeAtOffset)
+	}
+}
