@@ -43,7 +43,10 @@ for entry in "${targets[@]}"; do
     else
       echo "FAILED"
       echo "$out" | tail -40
-      printf '| %s | `%s` %s | %s | | | **crash** (input in testdata/fuzz) |\n' "$today" "$dir" "$target" "$per" >>"$ledger"
+      # The fuzzer's own clock up to the crash, and its executions by then.
+      elapsed=$(grep -oE 'elapsed: [0-9hms.]+' <<<"$out" | tail -1 | awk '{print $2}')
+      execs=$(grep -oE 'execs: [0-9]+' <<<"$out" | tail -1 | awk '{print $2}')
+      printf '| %s | `%s` %s | %s | %s | | **crash** (input in testdata/fuzz) |\n' "$today" "$dir" "$target" "${elapsed:-< $per}" "${execs:-?}" >>"$ledger"
       exit 1
     fi
   fi

@@ -135,6 +135,9 @@ func (d *decoder) decode(body []byte, now time.Time) {
 
 // line decodes one JSON object and files the entry under its stream.
 func (d *decoder) line(raw []byte, nowNs int64) *lineError {
+	if err := ingest.CheckJSONStrings(raw); err != nil {
+		return fail("bad_json", "%v", err)
+	}
 	it := d.it.ResetBytes(raw)
 	it.Error = nil // ResetBytes keeps the previous line's (io.EOF at least)
 	if it.WhatIsNext() != jsoniter.ObjectValue {

@@ -296,6 +296,9 @@ func (d *decoder) finishStream(meta *streamMeta, start int) {
 // own JSON decoder uses). A structural error refuses the whole push, as
 // Loki does; per-line problems refuse only those lines.
 func (d *decoder) decodeJSON(body []byte) error {
+	if err := ingest.CheckJSONStrings(body); err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
 	it := jsoniter.ConfigDefault.BorrowIterator(body)
 	defer jsoniter.ConfigDefault.ReturnIterator(it)
 	if it.WhatIsNext() != jsoniter.ObjectValue {

@@ -8,9 +8,10 @@ import "github.com/firebreak-aiops/firebreak/internal/testkit/logstest"
 const testPartitions = logstest.Partitions
 
 type (
-	line        = logstest.Line
-	acceptSink  = logstest.AcceptSink
-	failingSink = logstest.FailingSink
+	line         = logstest.Line
+	acceptSink   = logstest.AcceptSink
+	countingSink = logstest.CountingSink
+	failingSink  = logstest.FailingSink
 )
 
 var (

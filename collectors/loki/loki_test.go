@@ -296,3 +296,18 @@ func TestRepeatedLabelNames(t *testing.T) {
 		t.Fatalf("streams %+v rejected %v", d.streams, d.rejected)
 	}
 }
+
+// A raw control character inside a string is invalid JSON; json-iterator
+// would take it after an escape sequence (a fuzzing finding), the decoder
+// refuses it and says where.
+func TestJSONRawControlCharacterRefused(t *testing.T) {
+	var sink countingSink
+	h, _ := newHandler(&sink, Config{})
+	rec := post(h, []byte("{\"streams\":[{\"stream\":{\"app\":\"a\"},\"values\":[[\"1\",\"x\\b\x19\"]]}]}"), jsonHdr)
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "control character 0x19 inside a string at byte 53") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if sink.Lines != 0 {
+		t.Fatalf("%d lines produced from a refused push", sink.Lines)
+	}
+}

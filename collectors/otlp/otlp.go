@@ -309,6 +309,9 @@ type otlpMessage interface {
 
 func (e encoding) unmarshal(m otlpMessage, body []byte) error {
 	if e == encJSON {
+		if err := ingest.CheckJSONStrings(body); err != nil {
+			return err
+		}
 		return m.UnmarshalJSON(body)
 	}
 	return m.UnmarshalProto(body)

@@ -154,6 +154,20 @@ type AcceptSink struct{}
 
 func (AcceptSink) Publish(context.Context, ...kafka.Message) error { return nil }
 
+// CountingSink accepts and counts the lines of the records it is given.
+type CountingSink struct{ Lines int }
+
+func (c *CountingSink) Publish(_ context.Context, msgs ...kafka.Message) error {
+	for _, m := range msgs {
+		lines, err := Decode(0, m.Value)
+		if err != nil {
+			return err
+		}
+		c.Lines += len(lines)
+	}
+	return nil
+}
+
 // FailingSink stands for a broker that is down.
 type FailingSink struct{}
 
