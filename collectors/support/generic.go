@@ -144,7 +144,10 @@ func jsonError(err error) *ingest.HTTPError {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return ingest.Errorf(http.StatusBadRequest, "bad_json", "JSON ends too early")
 	}
-	return ingest.Errorf(http.StatusBadRequest, "bad_json", "%s", strings.TrimPrefix(err.Error(), "json: "))
+	// The rest (an unknown field, above all) quote the sender's JSON keys,
+	// which can hold anything a message can: redacted like a message.
+	msg, _ := redact.String(strings.TrimPrefix(err.Error(), "json: "))
+	return ingest.Errorf(http.StatusBadRequest, "bad_json", "%s", msg)
 }
 
 func jsonTypeName(kind string) string {

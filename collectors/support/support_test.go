@@ -326,6 +326,7 @@ func TestGenericBadInputGetsClear4xx(t *testing.T) {
 		{"broken json", `{"channel":"chat","text":"x"`, nil, 400, "bad_json", "ends too early"},
 		{"trailing data", `{"channel":"chat","text":"x"} {}`, nil, 400, "bad_json", "after the JSON value"},
 		{"unknown field", `{"channel":"chat","txt":"x"}`, nil, 400, "bad_json", `unknown field "txt"`},
+		{"unknown field holding a card number", `{"channel":"chat","4111111111111111":"x"}`, nil, 400, "bad_json", `unknown field "[CARD]"`},
 		{"wrong type", `{"channel":"chat","text":42}`, nil, 400, "bad_json", `field "text" must be a string`},
 		{"missing text", `{"channel":"chat"}`, nil, 400, "missing_text", "text is required"},
 		{"blank text", `{"channel":"chat","text":"  "}`, nil, 400, "missing_text", "text is required"},
