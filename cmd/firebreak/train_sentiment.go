@@ -24,6 +24,8 @@ func cmdTrainSentiment(_ context.Context, args []string) error {
 	testFraction := fs.Float64("test-fraction", 0.2, "share of each file without its own split kept out of training for evaluation")
 	bits := fs.Int("bits", 21, "2^bits weights (2 bytes each in the file before gzip)")
 	epochs := fs.Int("epochs", 6, "passes over the training rows")
+	nbSmoothing := fs.Float64("nb-smoothing", 1, "smoothing of the naive-Bayes log-count ratios that scale the features during training (negative: no scaling)")
+	setBalance := fs.Float64("set-balance", 0.5, "a row of a set with n training rows weighs (rows of the largest set / n)^this (negative: every row weighs 1)")
 	sets := fs.String("sets", "", "comma-separated set folders to use (default: all under --data)")
 	maxRows := fs.Int("max-rows-per-set", 0, "train on at most this many rows of each set (0: all); for quick trials")
 	jsonOut := fs.Bool("json", false, "print the evaluation as one JSON object on the last line")
@@ -33,7 +35,8 @@ func cmdTrainSentiment(_ context.Context, args []string) error {
 	if *data == "" || *out == "" {
 		return errors.New("train sentiment: --data DIR and --out FILE are required")
 	}
-	opts := sentiment.TrainOptions{Seed: *seed, TestFraction: *testFraction, Bits: *bits, Epochs: *epochs, MaxRowsPerSet: *maxRows}
+	opts := sentiment.TrainOptions{Seed: *seed, TestFraction: *testFraction, Bits: *bits, Epochs: *epochs,
+		NBSmoothing: *nbSmoothing, SetBalance: *setBalance, MaxRowsPerSet: *maxRows}
 	if *sets != "" {
 		opts.Sets = strings.Split(*sets, ",")
 	}
