@@ -165,17 +165,6 @@ type Detector struct {
 	med, medMean, medVar float64
 }
 
-// levelBins log-spaced bins of the recent deviation level: bin 0 below
-// 0.25 sigma, then quarter octaves up to the cap of 50.
-const levelBins = 32
-
-func levelBin(x float64) int {
-	if x < 0.25 {
-		return 0
-	}
-	return min(levelBins-1, 1+int(4*math.Log2(x/0.25)))
-}
-
 // NewDetector returns a detector that has seen nothing.
 func NewDetector(cfg Config) *Detector {
 	cfg = cfg.withDefaults()
@@ -192,7 +181,7 @@ func NewDetector(cfg Config) *Detector {
 		rarityGrow:  rarityGrow(cfg.RarityPoints),
 		rarityCount: cfg.RarityCount,
 		medA:        2 / (cfg.MediumPoints + 1),
-		medW:        math.Max(cfg.MediumWeight, 0),
+		medW:        max(cfg.MediumWeight, 0),
 		histW:       1,
 	}
 }
@@ -201,7 +190,7 @@ func rarityGrow(points float64) float64 {
 	if points < 0 {
 		return 0
 	}
-	return 1 / (1 - 1/math.Max(points, 2))
+	return 1 / (1 - 1/max(points, 2))
 }
 
 // Baseline gives read access to the baseline (forecasts, trend, cadence).
@@ -210,7 +199,6 @@ func (d *Detector) Baseline() *baseline.Model { return &d.m }
 // Update feeds one point (event time ts in milliseconds) and returns how
 // it fits and its anomaly score.
 func (d *Detector) Update(ts int64, v float64) Result {
-	prof := d.m.Profile(ts) // before the point teaches the slow level
 	r := d.m.Update(ts, v)
 	res := Result{Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Deviation: r.Deviation,
 		Learning: r.Learning, Seasonality: r.Seasonality}
@@ -221,28 +209,29 @@ func (d *Detector) Update(ts int64, v float64) Result {
 		d.seen, d.minV, d.maxV = true, v, v
 	}
 	if r.Learning {
-		d.minV, d.maxV = math.Min(d.minV, v), math.Max(d.maxV, v)
+		d.minV, d.maxV = min(d.minV, v), max(d.maxV, v)
 		return res
 	}
 
 	// 1. Likelihood of the recent deviation level under this series' own
 	// history of deviation levels (HTM-style anomaly likelihood, with
 	// the baseline's robust residuals as the raw anomaly signal).
-	a := math.Min(math.Abs(r.Deviation), 50)
+	a := min(math.Abs(r.Deviation), 50)
 	d.short += d.shortA * (a - d.short)
+	bin := levelBin(d.short) // the rarity lookup and the histogram share it
 	d.n++
 	if sig := d.m.Scale(); sig > 0 && d.medW > 0 {
-		d.med += d.medA * (math.Max(-50, math.Min(50, (v-prof)/sig)) - d.med)
+		d.med += d.medA * (max(-50, min(50, (v-r.Profile)/sig)) - d.med)
 	}
 	surprise := 0.0 // in decades of tail probability
 	if d.n > d.warmup {
-		sd := math.Max(math.Sqrt(d.vari), 0.05)
+		sd := max(math.Sqrt(d.vari), 0.05)
 		surprise = tailDecades((d.short - d.mean) / sd)
 		// Rarity: a level this series has reached many times recently
 		// is its normal behaviour (recurring spikes, daily jumps).
 		if d.rarityGrow > 0 && surprise > 0 {
 			c := 0.0
-			for _, h := range d.hist[levelBin(d.short):] {
+			for _, h := range d.hist[bin:] {
 				c += float64(h)
 			}
 			surprise /= 1 + c/d.histW/d.rarityCount
@@ -253,15 +242,15 @@ func (d *Detector) Update(ts int64, v float64) Result {
 		if d.medW > 0 {
 			// Below one sd the term is under 0.8 decades (a score
 			// under 0.08): skip the tail computation.
-			if z := math.Abs(d.med-d.medMean) / math.Max(math.Sqrt(d.medVar), 0.05); z > 1 {
-				surprise = math.Max(surprise, d.medW*tailDecades(z))
+			if z := math.Abs(d.med-d.medMean) / max(math.Sqrt(d.medVar), 0.05); z > 1 {
+				surprise = max(surprise, d.medW*tailDecades(z))
 			}
 		}
 		// 3. Spatial novelty: a value beyond anything seen so far.
 		if d.spatialTol > 0 {
 			span := d.maxV - d.minV
-			if ex := math.Max(v-d.maxV, d.minV-v); ex > d.spatialTol*span {
-				surprise = math.Max(surprise, d.decades*(1+ex/math.Max(span, 1e-12)))
+			if ex := max(v-d.maxV, d.minV-v); ex > d.spatialTol*span {
+				surprise = max(surprise, d.decades*(1+ex/max(span, 1e-12)))
 			}
 		}
 	}
@@ -274,9 +263,9 @@ func (d *Detector) Update(ts int64, v float64) Result {
 		d.medMean += d.longA * md
 		d.medVar = (1 - d.longA) * (d.medVar + d.longA*md*md)
 	}
-	d.minV, d.maxV = math.Min(d.minV, v), math.Max(d.maxV, v)
+	d.minV, d.maxV = min(d.minV, v), max(d.maxV, v)
 	if d.rarityGrow > 0 {
-		d.hist[levelBin(d.short)] += float32(d.histW)
+		d.hist[bin] += float32(d.histW)
 		d.histW *= d.rarityGrow
 		if d.histW > 1e20 {
 			for i := range d.hist {
@@ -286,7 +275,10 @@ func (d *Detector) Update(ts int64, v float64) Result {
 		}
 	}
 
-	s := 1 - math.Exp(-surprise/d.decades)
+	s := 0.0 // 1 - e^0: a point without surprise (about half) skips the exponential
+	if surprise != 0 {
+		s = 1 - math.Exp(-surprise/d.decades)
+	}
 	res.Surprise = s
 
 	// 4. Hold-off: one alert per problem. A score above the alert level
@@ -313,16 +305,4 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	}
 	res.Score = s
 	return res
-}
-
-// tailDecades is -log10 of the upper tail probability of a standard
-// normal at z (0 for z <= 0).
-func tailDecades(z float64) float64 {
-	if z <= 0 {
-		return 0
-	}
-	if z > 37 { // erfc underflows; the tail is ~ phi(z)/z
-		return (z*z/2 + math.Log(z*math.Sqrt(2*math.Pi))) / math.Ln10
-	}
-	return -math.Log10(0.5 * math.Erfc(z/math.Sqrt2))
 }

@@ -66,13 +66,24 @@ func (s Seasonality) String() string {
 type Result struct {
 	Expected     float64
 	Lower, Upper float64
-	// Score is the anomaly score in [0, 1]: how unlikely the point is
-	// under the baseline; 0 while learning.
-	Score float64
 	// Deviation is the signed residual in robust standard deviations.
-	Deviation   float64
+	Deviation float64
+	// Profile is what Model.Profile said for the point's time before the
+	// point was learned.
+	Profile     float64
 	Learning    bool
 	Seasonality Seasonality
+}
+
+// Score is the anomaly score in [0, 1]: how unlikely the point is under
+// the baseline; 0 while learning. It is derived on demand because the
+// anomaly detector, the main user of Update, scores points its own way
+// and need not pay for an exponential per point.
+func (r Result) Score() float64 {
+	if r.Learning {
+		return 0
+	}
+	return tailScore(math.Abs(r.Deviation))
 }
 
 // Model is one series' baseline. The zero value is not ready: use New.
@@ -126,20 +137,26 @@ func weekBucket(ts int64) int {
 	return int(((ts+3*dayMs)%weekMs+weekMs)%weekMs) / (weekMs / weekBuckets)
 } // weeks start Monday
 
-// seasonal returns the daily and weekly components at ts.
-func (m *Model) seasonal(ts int64) (d, w float64) {
-	return float64(m.day[dayBucket(ts)]), float64(m.week[weekBucket(ts)])
+// slot is a time's place in the daily and weekly profiles, found once per
+// point and shared by forecasting, scale and learning.
+type slot struct{ day, week int }
+
+func slotAt(ts int64) slot { return slot{dayBucket(ts), weekBucket(ts)} }
+
+// seasonal returns the daily and weekly components at a slot.
+func (m *Model) seasonal(at slot) (d, w float64) {
+	return float64(m.day[at.day]), float64(m.week[at.week])
 }
 
 // Expect is the model's forecast for ts (without updating), for forecasts
 // beyond the last point: level plus damped trend plus the season in use.
 func (m *Model) Expect(ts int64) float64 {
-	return m.expectAll(ts, trendHorizon(float64(ts-m.lastMs)))[m.season]
+	return m.expectAll(slotAt(ts), trendHorizon(float64(ts-m.lastMs)))[m.season]
 }
 
-// expectAll forecasts ts under each seasonality hypothesis.
-func (m *Model) expectAll(ts int64, h float64) [3]float64 {
-	d, w := m.seasonal(ts)
+// expectAll forecasts a slot under each seasonality hypothesis.
+func (m *Model) expectAll(at slot, h float64) [3]float64 {
+	d, w := m.seasonal(at)
 	return [3]float64{
 		m.fast[0] + m.dampedTrend(0, h),
 		m.slow[1] + m.fast[1] + m.dampedTrend(1, h) + d,
@@ -161,6 +178,42 @@ func trendHorizon(dt float64) float64 {
 	return trendHorizonMs * (1 - math.Exp(-dt/trendHorizonMs))
 }
 
+// slowRate is the slow level's learning rate for a point dt ms after the
+// previous one (time constant slowLevelMs).
+func slowRate(dt float64) float64 { return 1 - math.Exp(-dt/slowLevelMs) }
+
+// intervalFactors are trendHorizon and slowRate of one interval.
+type intervalFactors struct{ horizon, slowRate float64 }
+
+// maxTabulatedSeconds bounds the intervals whose factors are tabulated.
+const maxTabulatedSeconds = 3600
+
+// wholeSecondFactors tabulates the interval factors of every whole-second
+// interval up to an hour (57 KB). Series arrive at a steady cadence of
+// whole seconds (scrape intervals, NAB's 5 minutes), so a lookup replaces
+// the two math.Exp per point that were a seventh of the detector's time;
+// the entries come from the same functions, so the results are identical.
+var wholeSecondFactors = func() *[maxTabulatedSeconds + 1]intervalFactors {
+	var t [maxTabulatedSeconds + 1]intervalFactors
+	for s := range t {
+		dt := float64(s * 1000)
+		t[s] = intervalFactors{trendHorizon(dt), slowRate(dt)}
+	}
+	return &t
+}()
+
+// factorsFor returns the interval factors for an interval of dt ms.
+func factorsFor(dt int64) intervalFactors {
+	if uint64(dt) <= maxTabulatedSeconds*1000 && dt%1000 == 0 {
+		return wholeSecondFactors[dt/1000]
+	}
+	return computeFactors(dt)
+}
+
+func computeFactors(dt int64) intervalFactors {
+	return intervalFactors{trendHorizon(float64(dt)), slowRate(float64(dt))}
+}
+
 // dampedTrend is hypothesis hyp's trend over horizon h (trendHorizon).
 func (m *Model) dampedTrend(hyp int, h float64) float64 {
 	if h == 0 {
@@ -174,8 +227,10 @@ func (m *Model) dampedTrend(hyp int, h float64) float64 {
 // seasonality, the slow level alone. A run of points away from it is a
 // stretch that does not look like the usual days, even once the fast
 // offset has followed it.
-func (m *Model) Profile(ts int64) float64 {
-	d, w := m.seasonal(ts)
+func (m *Model) Profile(ts int64) float64 { return m.profileAt(slotAt(ts)) }
+
+func (m *Model) profileAt(at slot) float64 {
+	d, w := m.seasonal(at)
 	switch m.season {
 	case SeasonDaily:
 		return m.slow[1] + d
@@ -202,19 +257,22 @@ func (m *Model) Seasonality() Seasonality { return m.season }
 func (m *Model) Update(ts int64, v float64) Result {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		e := m.Expect(m.lastMs)
-		return Result{Expected: e, Lower: e, Upper: e, Learning: m.Learning(), Seasonality: m.season}
+		return Result{Expected: e, Lower: e, Upper: e, Profile: m.Profile(ts), Learning: m.Learning(), Seasonality: m.season}
 	}
 	if m.n == 0 {
+		prof := m.Profile(ts)
 		m.n, m.firstMs, m.lastMs = 1, ts, ts
 		m.fast[0], m.slow[1], m.slow[2] = v, v, v
-		return Result{Expected: v, Lower: v, Upper: v, Learning: true}
+		return Result{Expected: v, Lower: v, Upper: v, Profile: prof, Learning: true}
 	}
-	dt := float64(ts - m.lastMs)
-	h := trendHorizon(dt)
-	exp := m.expectAll(ts, h)
+	dtMs := ts - m.lastMs
+	dt := float64(dtMs)
+	f := factorsFor(dtMs)
+	at := slotAt(ts)
+	exp := m.expectAll(at, f.horizon)
 	expected := exp[m.season]
 	resid := v - expected
-	sigma := m.sigmaAt(ts)
+	sigma := m.sigmaAt(at)
 	if sigma <= 0 {
 		sigma = 1e-9 + 1e-6*math.Abs(expected)
 	}
@@ -225,11 +283,9 @@ func (m *Model) Update(ts int64, v float64) Result {
 		Lower:       expected - m.cfg.BandSigmas*sigma,
 		Upper:       expected + m.cfg.BandSigmas*sigma,
 		Deviation:   dev,
+		Profile:     m.profileAt(at),
 		Learning:    learning,
 		Seasonality: m.season,
-	}
-	if !learning {
-		res.Score = tailScore(math.Abs(dev))
 	}
 	if dt < 0 {
 		return res // out of order: scored, not learned
@@ -259,7 +315,7 @@ func (m *Model) Update(ts int64, v float64) Result {
 		m.trackErrors(v, exp, sigma)
 		m.chooseSeason(ts)
 		if abs8(m.run) < levelShiftPoints {
-			m.learnProfiles(ts, v, dt, sigma)
+			m.learnProfiles(ts, at, v, sigma)
 			return res
 		}
 		// Each hypothesis adopts its own mean residual over the run. The
@@ -271,11 +327,11 @@ func (m *Model) Update(ts int64, v float64) Result {
 		m.fast[1] += m.runSum[1] / k
 		m.fast[2] += m.runSum[2] / k
 		m.run, m.runSum = 0, [3]float64{}
-		m.learnProfiles(ts, v, dt, sigma)
+		m.learnProfiles(ts, at, v, sigma)
 		return res
 	}
 	m.run, m.runSum = 0, [3]float64{}
-	m.learn(ts, v, dt, h, exp, resid, sigma)
+	m.learn(ts, at, v, dt, f, exp, resid, sigma)
 	return res
 }
 
@@ -287,7 +343,7 @@ const slowLevelMs = 12 * 3600 * 1000
 // level shift.
 const levelShiftPoints = 5
 
-func (m *Model) learn(ts int64, v, dt, h float64, exp [3]float64, resid, sigma float64) {
+func (m *Model) learn(ts int64, at slot, v, dt float64, f intervalFactors, exp [3]float64, resid, sigma float64) {
 	// Model selection: which hypothesis predicted v best.
 	m.trackErrors(v, exp, sigma)
 	m.chooseSeason(ts)
@@ -296,9 +352,9 @@ func (m *Model) learn(ts int64, v, dt, h float64, exp [3]float64, resid, sigma f
 	// learned against a slow level (so the level does not swallow the
 	// season), a fast offset follows what the profile does not explain yet.
 	a := m.cfg.LevelAlpha
-	slowA := 1 - math.Exp(-dt/slowLevelMs)
+	h, slowA := f.horizon, f.slowRate
 	sa := m.cfg.SeasonAlpha
-	db, wb := dayBucket(ts), weekBucket(ts)
+	db, wb := at.day, at.week
 	d, w := float64(m.day[db]), float64(m.week[wb])
 
 	prev := [3]float64{m.fast[0], m.slow[1], m.slow[2]}
@@ -321,7 +377,7 @@ func (m *Model) learn(ts int64, v, dt, h float64, exp [3]float64, resid, sigma f
 	}
 	// The time of day's own residual scale: an average over its first
 	// visits, then a fast EWMA (rate 0.2 per visit).
-	m.dayScale[db] += float32(math.Max(0.2, 1/float64(m.dayN[db])) * (math.Abs(resid) - float64(m.dayScale[db])))
+	m.dayScale[db] += float32(max(0.2, 1/float64(m.dayN[db])) * (math.Abs(resid) - float64(m.dayScale[db])))
 	if m.weekN[wb] < 255 {
 		m.weekN[wb]++
 	}
@@ -344,15 +400,15 @@ func (m *Model) learn(ts int64, v, dt, h float64, exp [3]float64, resid, sigma f
 func (m *Model) trackErrors(v float64, exp [3]float64, sigma float64) {
 	const errAlpha = 0.02
 	c := 10 * sigma
-	m.errNone += errAlpha * (math.Min(math.Abs(v-exp[0]), c) - m.errNone)
-	m.errDaily += errAlpha * (math.Min(math.Abs(v-exp[1]), c) - m.errDaily)
-	m.errWeek += errAlpha * (math.Min(math.Abs(v-exp[2]), c) - m.errWeek)
+	m.errNone += errAlpha * (min(math.Abs(v-exp[0]), c) - m.errNone)
+	m.errDaily += errAlpha * (min(math.Abs(v-exp[1]), c) - m.errDaily)
+	m.errWeek += errAlpha * (min(math.Abs(v-exp[2]), c) - m.errWeek)
 }
 
 // bucketRate is a profile bucket's learning rate: an average over its
 // first visits, then the configured rate.
 func (m *Model) bucketRate(sa float64, visits uint8) float64 {
-	return math.Max(sa, 1/float64(int(visits)+1))
+	return max(sa, 1/float64(int(visits)+1))
 }
 
 // learnProfiles lets the seasonal profiles learn from a point the level
@@ -361,11 +417,11 @@ func (m *Model) bucketRate(sa float64, visits uint8) float64 {
 // time of day is the season, not an anomaly, and the profile must be able
 // to learn it); afterwards it learns them clipped to 3 sigma (Huber), so
 // one spike barely moves it.
-func (m *Model) learnProfiles(ts int64, v, dt, sigma float64) {
+func (m *Model) learnProfiles(ts int64, at slot, v, sigma float64) {
 	span := ts - m.firstMs
-	db, wb := dayBucket(ts), weekBucket(ts)
+	db, wb := at.day, at.week
 	d, w := float64(m.day[db]), float64(m.week[wb])
-	clip := func(x float64) float64 { return math.Max(-3*sigma, math.Min(3*sigma, x)) }
+	clip := func(x float64) float64 { return max(-3*sigma, min(3*sigma, x)) }
 	rd := v - m.slow[1] - m.fast[1] - d
 	rw := v - m.slow[2] - m.fast[2] - d - w
 	if span >= 2*dayMs {
@@ -390,25 +446,25 @@ func (m *Model) chooseSeason(ts int64) {
 		if m.season != SeasonWeekly || m.errDaily < 0.95*m.errWeek {
 			m.season = SeasonDaily
 		}
-	case m.season != SeasonNone && m.errNone < 0.95*math.Min(m.errDaily, m.errWeek):
+	case m.season != SeasonNone && m.errNone < 0.95*min(m.errDaily, m.errWeek):
 		m.season = SeasonNone
 	}
 }
 
-// sigmaAt is the residual scale at ts: the global robust scale or, once a
-// seasonal profile is in use and the time of day has been seen three
+// sigmaAt is the residual scale at a slot: the global robust scale or,
+// once a seasonal profile is in use and the time of day has been seen three
 // times, that half-hour's own scale (some hours are noisier than others),
 // never below half the global one.
-func (m *Model) sigmaAt(ts int64) float64 {
+func (m *Model) sigmaAt(at slot) float64 {
 	g := m.Scale()
 	if m.season == SeasonNone {
 		return g
 	}
-	db := dayBucket(ts)
+	db := at.day
 	if m.dayN[db] < 3 || m.dayScale[db] <= 0 {
 		return g
 	}
-	return math.Max(g/2, float64(m.dayScale[db])*1.2533)
+	return max(g/2, float64(m.dayScale[db])*1.2533)
 }
 
 // Cadence is the learned interval between points, in milliseconds.

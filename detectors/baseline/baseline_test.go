@@ -3,6 +3,7 @@ package baseline
 import (
 	"math"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"unsafe"
 )
@@ -37,7 +38,7 @@ func TestLearnsDailySeasonalityAndScoresSpikes(t *testing.T) {
 		v := daily(ts, rng)
 		r := m.Update(ts, v)
 		worst = math.Max(worst, math.Abs(r.Expected-v))
-		if r.Score > 0.5 {
+		if r.Score() > 0.5 {
 			high++
 		}
 		if r.Lower > r.Expected || r.Upper < r.Expected {
@@ -53,8 +54,8 @@ func TestLearnsDailySeasonalityAndScoresSpikes(t *testing.T) {
 	// A spike of 15 sigma is unmistakable.
 	ts += fiveMin
 	r := m.Update(ts, daily(ts, rng)+30)
-	if r.Score < 0.9 || r.Deviation < 5 {
-		t.Fatalf("spike scored %.2f (deviation %.1f)", r.Score, r.Deviation)
+	if r.Score() < 0.9 || r.Deviation < 5 {
+		t.Fatalf("spike scored %.2f (deviation %.1f)", r.Score(), r.Deviation)
 	}
 }
 
@@ -69,7 +70,7 @@ func TestAdoptsLevelShift(t *testing.T) {
 	high := 0
 	for i := 0; i < 100; i++ {
 		ts += fiveMin
-		if m.Update(ts, 80+rng.NormFloat64()).Score > 0.5 {
+		if m.Update(ts, 80+rng.NormFloat64()).Score() > 0.5 {
 			high++
 		}
 	}
@@ -84,8 +85,8 @@ func TestAdoptsLevelShift(t *testing.T) {
 func TestLearningStateAndBadValues(t *testing.T) {
 	m := New(DefaultConfig())
 	for i := 0; i < 29; i++ {
-		if r := m.Update(int64(i)*1000, float64(i%3)); !r.Learning || r.Score != 0 {
-			t.Fatalf("point %d: learning %v score %v", i, r.Learning, r.Score)
+		if r := m.Update(int64(i)*1000, float64(i%3)); !r.Learning || r.Score() != 0 {
+			t.Fatalf("point %d: learning %v score %v", i, r.Learning, r.Score())
 		}
 	}
 	m.Update(30_000, math.NaN())
@@ -111,6 +112,7 @@ func BenchmarkUpdate(b *testing.B) {
 	}
 	m := New(DefaultConfig())
 	b.ReportAllocs()
+	cpu0 := cpuSeconds()
 	var ts int64
 	i := 0
 	for b.Loop() {
@@ -119,6 +121,18 @@ func BenchmarkUpdate(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+	if cpu := cpuSeconds() - cpu0; cpu > 0 {
+		// The machine may be shared: CPU time gives the per-core rate.
+		b.ReportMetric(float64(b.N)/cpu, "points/cpu-s")
+	}
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func TestLearnsTrendAndForecasts(t *testing.T) {
@@ -136,5 +150,51 @@ func TestLearnsTrendAndForecasts(t *testing.T) {
 	now := 40 + slopePerHour*float64(ts)/3.6e6
 	if f := m.Expect(ts + 3600_000); math.Abs(f-(now+slopePerHour)) > 0.5 {
 		t.Fatalf("one-hour forecast %.2f, want ~%.2f", f, now+slopePerHour)
+	}
+}
+
+// TestIntervalFactorsTable: the tabulated factors are the ones the
+// functions compute, to the last bit, and intervals off the table (not
+// whole seconds, longer than an hour, out of order) are computed.
+func TestIntervalFactorsTable(t *testing.T) {
+	for _, dt := range []int64{0, 1, 999, 1000, 15_000, 15_003, 60_000, fiveMin, 3_599_999,
+		maxTabulatedSeconds * 1000, maxTabulatedSeconds*1000 + 1000, 7 * dayMs, -1000, -fiveMin} {
+		got := factorsFor(dt)
+		want := intervalFactors{trendHorizon(float64(dt)), slowRate(float64(dt))}
+		if math.Float64bits(got.horizon) != math.Float64bits(want.horizon) ||
+			math.Float64bits(got.slowRate) != math.Float64bits(want.slowRate) {
+			t.Fatalf("dt %d ms: factors %+v, computed %+v", dt, got, want)
+		}
+	}
+	for s := range wholeSecondFactors {
+		dt := float64(s * 1000)
+		if got := wholeSecondFactors[s]; got.horizon != trendHorizon(dt) || got.slowRate != slowRate(dt) {
+			t.Fatalf("%d s: table %+v", s, got)
+		}
+	}
+}
+
+// TestResultProfile: Result.Profile is what Profile said just before the
+// point was learned, on every path (learning, NaN, out of order).
+func TestResultProfile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	m := New(DefaultConfig())
+	ts := int64(1_700_000_000_000)
+	for i := 0; i < 4*288; i++ {
+		ts += fiveMin
+		at, v := ts, daily(ts, rng)
+		switch i % 97 {
+		case 13:
+			v = math.NaN()
+		case 41:
+			at = ts - 3*fiveMin
+		}
+		want := m.Profile(at)
+		if r := m.Update(at, v); math.Float64bits(r.Profile) != math.Float64bits(want) {
+			t.Fatalf("point %d: Result.Profile %v, Profile before the update %v", i, r.Profile, want)
+		}
+	}
+	if m.Seasonality() != SeasonDaily {
+		t.Fatalf("seasonality %v: the test meant to cover a seasonal profile", m.Seasonality())
 	}
 }
