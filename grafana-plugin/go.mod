@@ -3,6 +3,7 @@ module github.com/firebreak-aiops/firebreak/grafana-plugin
 go 1.26.5
 
 require (
+	github.com/apache/arrow-go/v18 v18.8.0
 	github.com/grafana/grafana-plugin-sdk-go v0.298.0
 	github.com/klauspost/compress v1.20.1
 	google.golang.org/protobuf v1.36.12
@@ -10,7 +11,6 @@ require (
 
 require (
 	github.com/BurntSushi/toml v1.6.0 // indirect
-	github.com/apache/arrow-go/v18 v18.8.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -69,12 +69,57 @@ func (a *API) sql(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "missing query: pass ?query=SELECT… or POST the SQL as the body")
 		return
 	}
+	w.Header().Add("Vary", "Accept")
+	if aq, ok := a.store.(store.ArrowQuerier); ok && prefersArrow(r.Header.Values("Accept")) {
+		stream, err := aq.QueryArrow(r.Context(), query)
+		if err != nil {
+			a.storeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", ArrowStreamType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(stream)))
+		w.Write(stream)
+		return
+	}
 	res, err := a.store.Query(r.Context(), query, store.QueryOptions{ReadOnly: true})
 	if err != nil {
 		a.storeError(w, err)
 		return
 	}
 	writeJSON(w, res)
+}
+
+// ArrowStreamType is the media type of an Arrow IPC stream, which
+// /api/v1/sql answers when the request's Accept header prefers it and the
+// store can (the embedded engine).
+const ArrowStreamType = "application/vnd.apache.arrow.stream"
+
+// prefersArrow reads Accept headers: true when they name ArrowStreamType
+// with a quality above zero and no lower than JSON's (application/json,
+// application/*, */*). Arrow must be named: a wildcard alone keeps JSON,
+// the documented default.
+func prefersArrow(accept []string) bool {
+	arrowQ, jsonQ := 0.0, 0.0
+	for _, header := range accept {
+		for _, part := range strings.Split(header, ",") {
+			media, params, _ := strings.Cut(part, ";")
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+					if f, err := strconv.ParseFloat(v, 64); err == nil {
+						q = f
+					}
+				}
+			}
+			switch strings.ToLower(strings.TrimSpace(media)) {
+			case ArrowStreamType:
+				arrowQ = max(arrowQ, q)
+			case "application/json", "application/*", "*/*":
+				jsonQ = max(jsonQ, q)
+			}
+		}
+	}
+	return arrowQ > 0 && arrowQ >= jsonQ
 }
 
 // SeriesInfo is one series in API answers.

@@ -24,7 +24,14 @@ type Faults struct {
 // Wrap returns st failing whenever f says the store is down. Every
 // connection of one engine (the writer's extra insert connections too)
 // should be wrapped by the same Faults so they go down together.
-func (f *Faults) Wrap(st Store) Store { return &faultyStore{Store: st, faults: f} }
+// A store that answers in Arrow (ArrowQuerier) still does once wrapped.
+func (f *Faults) Wrap(st Store) Store {
+	fs := &faultyStore{Store: st, faults: f}
+	if aq, ok := st.(ArrowQuerier); ok {
+		return &faultyArrowStore{faultyStore: fs, arrow: aq}
+	}
+	return fs
+}
 
 // StoreDown makes every wrapped store fail each call with ErrUnavailable
 // for d from now (d <= 0 brings it back at once), with reason in the error
@@ -124,4 +131,17 @@ func (s *faultyStore) Version(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return s.Store.Version(ctx)
+}
+
+// faultyArrowStore is a faultyStore over a store that answers in Arrow.
+type faultyArrowStore struct {
+	*faultyStore
+	arrow ArrowQuerier
+}
+
+func (s *faultyArrowStore) QueryArrow(ctx context.Context, sql string) ([]byte, error) {
+	if err := s.faults.err(); err != nil {
+		return nil, err
+	}
+	return s.arrow.QueryArrow(ctx, sql)
 }

@@ -24,6 +24,33 @@ func (s *okStore) Kind() string                            { return "ok" }
 func (s *okStore) Version(context.Context) (string, error) { s.calls++; return "1", nil }
 func (s *okStore) Close() error                            { return nil }
 
+// arrowStore is an okStore that answers in Arrow too.
+type arrowStore struct{ okStore }
+
+func (s *arrowStore) QueryArrow(context.Context, string) ([]byte, error) {
+	s.calls++
+	return []byte("stream"), nil
+}
+
+func TestFaultsKeepArrow(t *testing.T) {
+	f := &Faults{}
+	if _, ok := f.Wrap(&okStore{}).(ArrowQuerier); ok {
+		t.Fatal("a store without Arrow gained it by being wrapped")
+	}
+	inner := &arrowStore{}
+	aq, ok := f.Wrap(inner).(ArrowQuerier)
+	if !ok {
+		t.Fatal("a store with Arrow lost it by being wrapped")
+	}
+	if b, err := aq.QueryArrow(context.Background(), "SELECT 1"); err != nil || string(b) != "stream" {
+		t.Fatalf("QueryArrow = %q, %v", b, err)
+	}
+	f.StoreDown(time.Hour, "drill")
+	if _, err := aq.QueryArrow(context.Background(), "SELECT 1"); !errors.Is(err, ErrUnavailable) || inner.calls != 1 {
+		t.Fatalf("QueryArrow while down: %v after %d calls, want ErrUnavailable before the engine", err, inner.calls)
+	}
+}
+
 func TestFaultsTakeEveryCallDownAndBack(t *testing.T) {
 	inner := &okStore{}
 	f := &Faults{}

@@ -33,6 +33,20 @@ type Store interface {
 	Close() error
 }
 
+// ArrowQuerier is a Store that can answer a read-only query in the Arrow
+// IPC streaming format (the engine's ArrowStream output, passed on as it
+// is), so that a client reading columns skips the JSON rows of Query
+// entirely. The embedded engine implements it; the read API answers JSON
+// when the store does not.
+type ArrowQuerier interface {
+	// QueryArrow runs one statement as Query with ReadOnly does (readonly=1,
+	// the store's Limits) and returns the stream: a schema message, the
+	// record batches, the end-of-stream marker. A statement whose output is
+	// not an Arrow stream (it carries its own FORMAT clause) is a
+	// *QueryError.
+	QueryArrow(ctx context.Context, sql string) ([]byte, error)
+}
+
 // QueryOptions select how a query runs.
 type QueryOptions struct {
 	// ReadOnly runs the query with readonly=1 and the store's Limits.

@@ -9,11 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 )
 
 // maxErrorBody bounds how much of an error answer is read.
@@ -81,6 +85,30 @@ func StatusOf(err error) int {
 // do sends one request and decodes a JSON answer into out. Error statuses
 // become *APIError, transport failures *UnreachableError.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
+	resp, err := c.send(ctx, method, path, query, body, "application/json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	return c.decodeJSON(resp.Body, path, out)
+}
+
+func (c *Client) decodeJSON(r io.Reader, path string, out any) error {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("firebreak %s: answer is not the expected JSON (is %s the address of firebreak run?): %w", path, c.base, err)
+	}
+	return nil
+}
+
+// send sends one request accepting the accept media types and returns a
+// successful answer, whose body the caller closes. Error statuses become
+// *APIError, transport failures *UnreachableError.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, body []byte, accept string) (*http.Response, error) {
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -91,9 +119,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return fmt.Errorf("firebreak %s: %w", path, err)
+		return nil, fmt.Errorf("firebreak %s: %w", path, err)
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "firebreak-grafana-datasource")
 	if body != nil {
 		req.Header.Set("Content-Type", "text/plain; charset=utf-8")
@@ -104,12 +132,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("firebreak %s: %w", path, ctxErr)
+			return nil, fmt.Errorf("firebreak %s: %w", path, ctxErr)
 		}
-		return &UnreachableError{URL: c.base, Err: err}
+		return nil, &UnreachableError{URL: c.base, Err: err}
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		var e struct {
 			Error string `json:"error"`
@@ -118,17 +146,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
-		return &APIError{Status: resp.StatusCode, Path: path, Message: msg, Body: b}
+		return nil, &APIError{Status: resp.StatusCode, Path: path, Message: msg, Body: b}
 	}
-	if out == nil {
-		return nil
-	}
-	dec := json.NewDecoder(resp.Body)
-	dec.UseNumber()
-	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("firebreak %s: answer is not the expected JSON (is %s the address of firebreak run?): %w", path, c.base, err)
-	}
-	return nil
+	return resp, nil
 }
 
 // Health is /healthz: "ok" or a reason per component.
@@ -173,6 +193,62 @@ func (c *Client) SQL(ctx context.Context, query string) (*Result, error) {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// ArrowStreamType is the media type of an Arrow IPC stream, which
+// /api/v1/sql answers in when asked and its store can (docs/api.md).
+const ArrowStreamType = "application/vnd.apache.arrow.stream"
+
+// Table is a read-only SQL answer in the form the server chose: Arrow
+// record batches when it could send them (firebreak on its embedded
+// engine), else JSON rows (Records nil, Rows set). Release it when done.
+type Table struct {
+	Records []arrow.RecordBatch
+	Rows    *Result
+}
+
+// Release releases the record batches.
+func (t *Table) Release() {
+	for _, r := range t.Records {
+		r.Release()
+	}
+	t.Records = nil
+}
+
+// SQLTable runs a read-only query through POST /api/v1/sql asking for an
+// Arrow stream, which spares both ends the JSON rows of SQL: numbers
+// arrive as the engine's own columns. A server that cannot answer in
+// Arrow answers JSON, which SQLTable returns as Rows.
+func (c *Client) SQLTable(ctx context.Context, query string) (*Table, error) {
+	const path = "/api/v1/sql"
+	resp, err := c.send(ctx, http.MethodPost, path, nil, []byte(query), ArrowStreamType+", application/json;q=0.5")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != ArrowStreamType {
+		var r Result
+		if err := c.decodeJSON(resp.Body, path, &r); err != nil {
+			return nil, err
+		}
+		return &Table{Rows: &r}, nil
+	}
+	rd, err := ipc.NewReader(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("firebreak %s: the Arrow answer has no schema: %w", path, err)
+	}
+	defer rd.Release()
+	t := &Table{}
+	for rd.Next() {
+		rec := rd.RecordBatch()
+		rec.Retain()
+		t.Records = append(t.Records, rec)
+	}
+	if err := rd.Err(); err != nil {
+		t.Release()
+		return nil, fmt.Errorf("firebreak %s: reading the Arrow answer: %w", path, err)
+	}
+	return t, nil
 }
 
 // Series is one series in /api/v1/series answers.

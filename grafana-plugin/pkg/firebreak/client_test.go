@@ -80,6 +80,38 @@ func TestClientRequestsAndErrors(t *testing.T) {
 	}
 }
 
+// TestSQLTable: the client asks for Arrow, takes JSON from a server that
+// answers it instead, and refuses an Arrow answer that is not a stream.
+func TestSQLTable(t *testing.T) {
+	var accept []string
+	answer := map[string]string{
+		"json":  `{"columns":[{"name":"n","type":"UInt64"}],"rows":[[18446744073709551615]]}`,
+		"arrow": "not an Arrow stream",
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		accept = append(accept, r.Header.Get("Accept"))
+		if string(body) == "json" {
+			w.Header().Set("Content-Type", "application/json")
+		} else {
+			w.Header().Set("Content-Type", ArrowStreamType)
+		}
+		io.WriteString(w, answer[string(body)])
+	}))
+	defer srv.Close()
+	c := New(srv.URL, "", 5*time.Second)
+	table, err := c.SQLTable(context.Background(), "json")
+	if err != nil || table.Records != nil || table.Rows == nil || table.Rows.Rows[0][0].(interface{ String() string }).String() != "18446744073709551615" {
+		t.Fatalf("SQLTable(json) = %+v, %v", table, err)
+	}
+	if _, err := c.SQLTable(context.Background(), "arrow"); err == nil || !strings.Contains(err.Error(), "Arrow") {
+		t.Fatalf("a broken Arrow answer: %v", err)
+	}
+	if accept[0] != "application/vnd.apache.arrow.stream, application/json;q=0.5" {
+		t.Fatalf("Accept %q", accept[0])
+	}
+}
+
 func TestClientUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL

@@ -19,11 +19,14 @@ import (
 )
 
 // fakeAPI answers the API calls the query types make; sql maps a part of
-// the SQL to the answer, and every SQL received is kept.
+// the SQL to the answer, and every SQL received is kept. With arrow set,
+// an SQL request that asks for an Arrow stream gets the answer as one, as
+// firebreak on its embedded engine sends it.
 type fakeAPI struct {
-	mu   sync.Mutex
-	sqls []string
-	sql  map[string]string
+	mu    sync.Mutex
+	sqls  []string
+	sql   map[string]string
+	arrow bool
 }
 
 func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
@@ -41,10 +44,16 @@ func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
 			f.sqls = append(f.sqls, sql)
 			f.mu.Unlock()
 			for part, answer := range f.sql {
-				if strings.Contains(sql, part) {
-					io.WriteString(w, answer)
+				if !strings.Contains(sql, part) {
+					continue
+				}
+				if f.arrow && strings.Contains(r.Header.Get("Accept"), firebreak.ArrowStreamType) {
+					w.Header().Set("Content-Type", firebreak.ArrowStreamType)
+					w.Write(arrowAnswer(t, answer))
 					return
 				}
+				io.WriteString(w, answer)
+				return
 			}
 			t.Errorf("unexpected SQL %s", sql)
 			w.WriteHeader(http.StatusBadRequest)
@@ -74,15 +83,48 @@ func runQuery(t *testing.T, api *fakeAPI, queryType, model string) backend.DataR
 	return resp.Responses["A"]
 }
 
+// bandAnswers are a metrics query's batched answers for series 1 and 2:
+// series 2 has no band, one band score is NULL.
+var bandAnswers = map[string]string{
+	"FROM samples_data FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Int64"},{"name":"value","type":"Float64"}],
+		"rows":[[1,60000,1],[1,120000,2],[2,60000,3]]}`,
+	"FROM bands FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Int64"},{"name":"expected","type":"Float64"},{"name":"lower","type":"Float64"},{"name":"upper","type":"Float64"},{"name":"score","type":"Float64"}],
+		"rows":[[1,60000,1,0.5,1.5,0.1],[1,120000,1,0.5,1.5,null]]}`,
+}
+
 func TestMetricsWithBand(t *testing.T) {
+	for _, arrow := range []bool{false, true} {
+		t.Run(map[bool]string{false: "JSON", true: "Arrow"}[arrow], func(t *testing.T) {
+			testMetricsWithBand(t, &fakeAPI{sql: bandAnswers, arrow: arrow})
+		})
+	}
+}
+
+// TestMetricsArrowEqualsJSON: the same answers, sent as Arrow or as JSON,
+// make the same frames.
+func TestMetricsArrowEqualsJSON(t *testing.T) {
+	model := `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`
+	fromJSON := runQuery(t, &fakeAPI{sql: bandAnswers}, "metrics", model)
+	fromArrow := runQuery(t, &fakeAPI{sql: bandAnswers, arrow: true}, "metrics", model)
+	if fromJSON.Error != nil || fromArrow.Error != nil {
+		t.Fatalf("JSON: %v, Arrow: %v", fromJSON.Error, fromArrow.Error)
+	}
+	j, err := json.Marshal(fromJSON.Frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := json.Marshal(fromArrow.Frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(j) != string(a) {
+		t.Fatalf("frames from JSON\n%s\nfrom Arrow\n%s", j, a)
+	}
+}
+
+func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 	// One statement per batch of series for the values and one for the
 	// bands: each row names its series.
-	api := &fakeAPI{sql: map[string]string{
-		"FROM samples_data FINAL": `{"columns":[{"name":"id","type":"String"},{"name":"t","type":"Int64"},{"name":"value","type":"Float64"}],
-			"rows":[["1",60000,1],["1",120000,2],["2",60000,3]]}`,
-		"FROM bands FINAL": `{"columns":[{"name":"id","type":"String"},{"name":"t","type":"Int64"},{"name":"expected","type":"Float64"},{"name":"lower","type":"Float64"},{"name":"upper","type":"Float64"},{"name":"score","type":"Float64"}],
-			"rows":[["1",60000,1,0.5,1.5,0.1],["1",120000,1,0.5,1.5,null]]}`,
-	}}
 	r := runQuery(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`)
 	if r.Error != nil {
 		t.Fatal(r.Error)

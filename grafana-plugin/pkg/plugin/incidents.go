@@ -137,7 +137,7 @@ func (d *Datasource) incidentSeries(ctx context.Context, dq backend.DataQuery, q
 		return fmt.Sprintf("GET /api/v1/query_range?series_id=%s&step=%s&agg=%s (key series %d of incident %s)", series[i].SeriesID, step, agg, i+1, q.IncidentID)
 	})
 	if err != nil {
-		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's bands: "+err.Error())
+		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's values and bands: "+err.Error())
 	}
 	return backend.DataResponse{Frames: frames}
 }

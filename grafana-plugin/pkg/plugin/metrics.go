@@ -84,7 +84,7 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 	if err != nil {
 		return d.apiError(err)
 	}
-	var bands []*firebreak.Result
+	var bands []*converters.SeriesSteps
 	if q.WithBand {
 		if bands, err = d.fetchBands(ctx, series, dq, step, q.Aggregation); err != nil {
 			return d.apiError(err)
@@ -92,7 +92,7 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 	}
 	frames, unbanded, err := seriesFrames(series, ranges, bands, func(i int) string { return executed(q, step, series[i].SeriesID.String()) })
 	if err != nil {
-		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's bands: "+err.Error())
+		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's values and bands: "+err.Error())
 	}
 	if unbanded > 0 {
 		notices = append(notices, data.Notice{Severity: data.NoticeSeverityInfo,
@@ -105,16 +105,14 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 // seriesFrames are each series' value frame (its executed query from
 // executed(i)), followed by its band frames when bands is not nil, and how
 // many series have no band.
-func seriesFrames(series []firebreak.Series, ranges []*firebreak.Range, bands []*firebreak.Result, executed func(i int) string) (data.Frames, int, error) {
-	frames := make(data.Frames, 0, len(ranges))
+func seriesFrames(series []firebreak.Series, values, bands []*converters.SeriesSteps, executed func(i int) string) (data.Frames, int, error) {
+	frames := make(data.Frames, 0, len(values))
 	unbanded := 0
-	for i, r := range ranges {
-		times := make([]time.Time, len(r.Points))
-		values := make([]*float64, len(r.Points))
-		for j, p := range r.Points {
-			times[j], values[j] = p.Time, p.Value
+	for i, v := range values {
+		if len(v.Values[FieldValue]) != len(v.Times) {
+			return nil, 0, fmt.Errorf("the values answer has no %s column", FieldValue)
 		}
-		frame := seriesFrame(series[i], times, column{name: FieldValue, values: values})
+		frame := seriesFrame(series[i], v.Times, column{name: FieldValue, values: v.Values[FieldValue]})
 		frame.Meta.ExecutedQueryString = executed(i)
 		frames = append(frames, frame)
 		if bands == nil {
@@ -155,42 +153,40 @@ func batches(series []firebreak.Series, steps int) [][]int {
 }
 
 // fetchSteps runs one statement per batch of series (sqlFor builds it for
-// a metric and its series ids), a few batches at a time, and splits the
-// answers by their first column (the series id): per series, a result
-// whose first column is the step, as converters.Steps reads it. A series
-// without rows gets an empty result.
+// a metric and its series ids, shaped as converters.StepsBySeries reads
+// it), a few batches at a time: each series' steps, in series order. A
+// series without rows gets no steps.
 func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, steps int,
-	sqlFor func(metric string, ids []string) (string, error)) ([]*firebreak.Result, error) {
+	sqlFor func(metric string, ids []string) (string, error)) ([]*converters.SeriesSteps, error) {
 	groups := batches(series, steps)
-	out := make([]*firebreak.Result, len(series))
+	out := make([]*converters.SeriesSteps, len(series))
 	err := each(ctx, len(groups), func(ctx context.Context, g int) error {
 		ids := make([]string, len(groups[g]))
-		index := make(map[string]int, len(groups[g]))
 		for k, i := range groups[g] {
 			ids[k] = series[i].SeriesID.String()
-			index[ids[k]] = i
 		}
 		sql, err := sqlFor(series[groups[g][0]].MetricName, ids)
 		if err != nil {
 			return err
 		}
-		res, err := d.api.SQL(ctx, sql)
+		table, err := d.api.SQLTable(ctx, sql)
 		if err != nil {
 			return err
 		}
-		if len(res.Columns) < 2 {
-			return fmt.Errorf("the batched answer has %d columns", len(res.Columns))
+		defer table.Release()
+		bySeries, err := converters.StepsBySeries(table)
+		if err != nil {
+			return err
 		}
-		for _, i := range groups[g] {
-			out[i] = &firebreak.Result{Columns: res.Columns[1:]}
-		}
-		for _, row := range res.Rows {
-			id, _ := row[0].(string)
-			i, ok := index[id]
-			if !ok {
-				return fmt.Errorf("the batched answer names series %v, which was not asked for", row[0])
+		for k, i := range groups[g] {
+			out[i] = bySeries[ids[k]]
+			delete(bySeries, ids[k])
+			if out[i] == nil {
+				out[i] = &converters.SeriesSteps{}
 			}
-			out[i].Rows = append(out[i].Rows, row[1:])
+		}
+		if len(bySeries) > 0 {
+			return fmt.Errorf("the batched answer names %d series that were not asked for", len(bySeries))
 		}
 		return nil
 	})
@@ -199,32 +195,16 @@ func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, 
 
 // fetchRanges gets every series' points per step, in series order, as
 // /api/v1/query_range computes them but one statement per batch of series.
-func (d *Datasource) fetchRanges(ctx context.Context, series []firebreak.Series, from, to time.Time, step time.Duration, agg string) ([]*firebreak.Range, error) {
+func (d *Datasource) fetchRanges(ctx context.Context, series []firebreak.Series, from, to time.Time, step time.Duration, agg string) ([]*converters.SeriesSteps, error) {
 	steps := int(to.Sub(from)/step) + 1
-	res, err := d.fetchSteps(ctx, series, steps, func(metric string, ids []string) (string, error) {
+	return d.fetchSteps(ctx, series, steps, func(metric string, ids []string) (string, error) {
 		return query.SeriesValuesSQL(metric, ids, step, agg, from, to)
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*firebreak.Range, len(series))
-	for i, r := range res {
-		times, cols, err := converters.Steps(r)
-		if err != nil {
-			return nil, fmt.Errorf("series %s: %w", series[i].SeriesID, err)
-		}
-		rg := &firebreak.Range{Series: series[i], Points: make([]firebreak.Point, len(times))}
-		for j, t := range times {
-			rg.Points[j] = firebreak.Point{Time: t, Value: cols[FieldValue][j]}
-		}
-		out[i] = rg
-	}
-	return out, nil
 }
 
 // fetchBands gets every series' band per step from the bands table, in
 // series order, one statement per batch of series.
-func (d *Datasource) fetchBands(ctx context.Context, series []firebreak.Series, dq backend.DataQuery, step time.Duration, agg string) ([]*firebreak.Result, error) {
+func (d *Datasource) fetchBands(ctx context.Context, series []firebreak.Series, dq backend.DataQuery, step time.Duration, agg string) ([]*converters.SeriesSteps, error) {
 	from, to := dq.TimeRange.From, dq.TimeRange.To
 	steps := int(to.Sub(from)/step) + 1
 	return d.fetchSteps(ctx, series, steps, func(metric string, ids []string) (string, error) {
@@ -269,20 +249,19 @@ feed:
 	return ctx.Err()
 }
 
-// bandFrames are one series' band frames, from its BandsSQL answer: none
-// when the detector has not scored the series in the range.
-func bandFrames(s firebreak.Series, res *firebreak.Result) (data.Frames, error) {
-	times, cols, err := converters.Steps(res)
-	if err != nil || len(times) == 0 {
-		return nil, err
+// bandFrames are one series' band frames, from its SeriesBandsSQL steps:
+// none when the detector has not scored the series in the range.
+func bandFrames(s firebreak.Series, steps *converters.SeriesSteps) (data.Frames, error) {
+	if len(steps.Times) == 0 {
+		return nil, nil
 	}
 	frames := make(data.Frames, 0, len(query.BandColumns))
 	for _, name := range query.BandColumns {
-		values, ok := cols[name]
+		values, ok := steps.Values[name]
 		if !ok {
 			return nil, fmt.Errorf("the band answer has no %s column", name)
 		}
-		frames = append(frames, seriesFrame(s, times, column{name: name, values: values}))
+		frames = append(frames, seriesFrame(s, steps.Times, column{name: name, values: values}))
 	}
 	return frames, nil
 }

@@ -150,11 +150,11 @@ var valueAggregations = map[string]string{
 }
 
 // SeriesValuesSQL selects several series of one metric per step in one
-// statement, as /api/v1/query_range does for one: id (the series id as
-// text), t (the step's start in Unix milliseconds, epoch-aligned), value;
-// ordered by series and step; points within [from, to). One statement for
-// many series saves a round trip per series, which dominates a panel of
-// many series.
+// statement, as /api/v1/query_range does for one: id (the series id), t
+// (the step's start in Unix milliseconds, epoch-aligned), value; ordered
+// by series and step; points within [from, to). One statement for many
+// series saves a round trip per series, which dominates a panel of many
+// series.
 func SeriesValuesSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time) (string, error) {
 	f, ok := valueAggregations[agg]
 	if !ok {
@@ -164,7 +164,7 @@ func SeriesValuesSQL(metric string, ids []string, step time.Duration, agg string
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf(`SELECT toString(series_id) AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s AS value
+	return fmt.Sprintf(`SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s AS value
 FROM samples_data FINAL
 WHERE metric_name = %[3]s AND series_id IN (%[4]s)
   AND time >= fromUnixTimestamp64Milli(%[5]d) AND time < fromUnixTimestamp64Milli(%[6]d)
@@ -183,7 +183,7 @@ func SeriesBandsSQL(metric string, ids []string, step time.Duration, agg string,
 		return "", err
 	}
 	col := func(name string) string { return fmt.Sprintf(f, name) + " AS " + name }
-	return fmt.Sprintf(`SELECT toString(series_id) AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s, %[3]s, %[4]s, max(score) AS score
+	return fmt.Sprintf(`SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s, %[3]s, %[4]s, max(score) AS score
 FROM bands FINAL
 WHERE metric_name = %[5]s AND series_id IN (%[6]s) AND learning = 0
   AND time >= fromUnixTimestamp64Milli(%[7]d) AND time <= fromUnixTimestamp64Milli(%[8]d)

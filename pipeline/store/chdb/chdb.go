@@ -79,9 +79,21 @@ const outputSettings = "output_format_json_quote_64bit_integers = 0, " +
 	"output_format_json_map_as_array_of_tuples = 0, " +
 	"output_format_write_statistics = 0, " +
 	"date_time_output_format = 'iso', " +
-	"session_timezone = 'UTC'"
+	"session_timezone = 'UTC', " +
+	arrowSettings
 
-const resultFormat = "JSONCompact"
+// arrowSettings shape QueryArrow's streams: strings as Arrow utf8 (not
+// binary), LowCardinality as plain values rather than dictionaries, and no
+// compression (the engine's default is lz4_frame), which would cost CPU at
+// both ends of the loopback or LAN between the read API and its clients.
+const arrowSettings = "output_format_arrow_string_as_string = 1, " +
+	"output_format_arrow_low_cardinality_as_dictionary = 0, " +
+	"output_format_arrow_compression_method = 'none'"
+
+const (
+	resultFormat = "JSONCompact"
+	arrowFormat  = "ArrowStream"
+)
 
 // Open loads the library (once per process), starts the engine on
 // cfg.DataDir (or joins it, if this process already runs it there) and
@@ -261,6 +273,42 @@ func (s *Store) Query(ctx context.Context, sql string, opts store.QueryOptions) 
 	}
 	defer cDestroyQueryResult(res)
 	return decodeResult(resultBytes(res))
+}
+
+var _ store.ArrowQuerier = (*Store)(nil)
+
+// QueryArrow runs a read-only statement, as Query with ReadOnly does, and
+// returns the engine's ArrowStream output, copied out of the engine's
+// buffer before the connection is released.
+func (s *Store) QueryArrow(ctx context.Context, sql string) ([]byte, error) {
+	c := s.reader
+	if err := c.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer c.unlock()
+	if err := c.vet(sql); err != nil {
+		return nil, err
+	}
+	res, err := c.query(sql, arrowFormat)
+	if err != nil {
+		return nil, err
+	}
+	defer cDestroyQueryResult(res)
+	buf := resultBytes(res)
+	if !isArrowStream(buf) {
+		return nil, &store.QueryError{Message: "the query's output is not an Arrow stream: remove its FORMAT clause, " +
+			"results are returned in the format the request asks for"}
+	}
+	return bytes.Clone(buf), nil
+}
+
+// arrowContinuation opens every message of an Arrow IPC stream.
+var arrowContinuation = []byte{0xff, 0xff, 0xff, 0xff}
+
+// isArrowStream reports whether buf starts as an Arrow IPC stream does:
+// a continuation marker and a non-empty first (schema) message.
+func isArrowStream(buf []byte) bool {
+	return len(buf) >= 8 && bytes.Equal(buf[:4], arrowContinuation) && !bytes.Equal(buf[4:8], []byte{0, 0, 0, 0})
 }
 
 // vet refuses, before it runs, a read-only query that readonly=1 would not

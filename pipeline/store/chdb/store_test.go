@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -556,6 +557,45 @@ func TestInsertQuery(t *testing.T) {
 	for _, bad := range []string{"", "1t", "a.b.c", "a-b", "t`", "t ", "t;"} {
 		if _, err := insertQuery(&store.Block{Table: bad, Columns: []store.ColumnData{{Name: "a"}}}); err == nil {
 			t.Errorf("table %q accepted", bad)
+		}
+	}
+}
+
+// TestQueryArrow: an Arrow stream under the read-only connection's rules
+// and limits, which the engine reads back as the JSON answer's rows.
+func TestQueryArrow(t *testing.T) {
+	needEngine(t)
+	s, err := Open(Config{DataDir: testStore.dir, Limits: store.Limits{MaxResultRows: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const query = "SELECT number AS n, toString(number) AS s, toLowCardinality('x') AS lc FROM numbers(3)"
+	stream, err := s.QueryArrow(ctx, query)
+	if err != nil || !isArrowStream(stream) {
+		t.Fatalf("QueryArrow = %q, %v", stream, err)
+	}
+	var literal strings.Builder
+	for _, c := range stream {
+		fmt.Fprintf(&literal, "\\x%02x", c)
+	}
+	back := mustQuery(t, s, "SELECT * FROM format(ArrowStream, '"+literal.String()+"')", false)
+	if got, want := toJSON(t, back.Rows), toJSON(t, mustQuery(t, s, query, true).Rows); got != want {
+		t.Errorf("read back %s, want %s", got, want)
+	}
+	if empty, err := s.QueryArrow(ctx, "SELECT 1 AS x WHERE 0"); err != nil || !isArrowStream(empty) {
+		t.Errorf("no rows: %q, %v; want a stream with its schema", empty, err)
+	}
+	for sql, want := range map[string]string{
+		"SELECT 1 FORMAT JSONEachRow":                    "not an Arrow stream",
+		"SELECT number FROM numbers(1001)":               "TOO_MANY_ROWS_OR_BYTES",
+		"SET max_threads = 1":                            "read-only query refused",
+		"CREATE TABLE arrow_t (a UInt8) ENGINE = Memory": "READONLY",
+	} {
+		_, err := s.QueryArrow(ctx, sql)
+		var qe *store.QueryError
+		if !errors.As(err, &qe) || !strings.Contains(qe.Message, want) {
+			t.Errorf("%s: %v, want a *store.QueryError naming %q", sql, err, want)
 		}
 	}
 }
