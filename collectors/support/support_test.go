@@ -294,8 +294,13 @@ func TestCustomerPseudonym(t *testing.T) {
 	}
 	e := &records.SupportMessage{Text: "hi", ID: "jane@example.com"}
 	c.Enrich(e)
-	if strings.Contains(e.ID, "jane") || !strings.HasPrefix(e.ID, "r") {
-		t.Fatalf("an id holding an address must be replaced by a stable hash: %q", e.ID)
+	if strings.Contains(e.ID, "jane") || !strings.HasPrefix(e.ID, "r") || len(e.ID) != 17 || strings.ContainsAny(e.ID, "0123456789") {
+		t.Fatalf("an id holding an address must be replaced by a stable hash in letters: %q", e.ID)
+	}
+	again := &records.SupportMessage{Text: "hi", ID: "jane@example.com"}
+	c.Enrich(again)
+	if again.ID != e.ID {
+		t.Fatalf("the replacement id %q is not stable (%q before): a re-delivery would not deduplicate", again.ID, e.ID)
 	}
 }
 
