@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,7 @@ type partition struct {
 	// clock (a source that stops must be noticed even if all stop).
 	watermark     int64
 	watermarkWall time.Time
+	reporting     []int64 // scratch: newest points of the reporting series (silenceClock)
 
 	cur       *series // the series being decoded
 	labelBuf  [][]byte
@@ -139,10 +141,38 @@ func (p *partition) clock(now time.Time) int64 {
 	return p.watermark
 }
 
+// silenceClock is the event time overdue series are judged against: the
+// upper median of the newest points of the series still reporting (not
+// silent, not retired), run on by the wall clock like clock. Not the
+// newest point: series do not move in step (remote_write shards drift
+// apart in a catch-up, a backfill may carry one series' history ahead of
+// the others), and one series running ahead must not make the others
+// look silent. A silence needs the typical series to have moved on
+// without it; when (nearly) everything stops, the wall clock's run-on
+// finds it once the data was live.
+func (p *partition) silenceClock(now time.Time) int64 {
+	clock := p.clock(now)
+	if clock == 0 {
+		return 0
+	}
+	p.reporting = p.reporting[:0]
+	for _, s := range p.series {
+		if !s.silent && !s.retired && s.lastTs > 0 {
+			p.reporting = append(p.reporting, s.lastTs)
+		}
+	}
+	if len(p.reporting) == 0 {
+		return clock
+	}
+	slices.Sort(p.reporting)
+	median := p.reporting[len(p.reporting)/2]
+	return clock - (p.watermark - median)
+}
+
 // checkSilence opens a silence for every series overdue by its learned
 // cadence, and forgets series silent for SilenceForget.
 func (p *partition) checkSilence(now time.Time) {
-	clock := p.clock(now)
+	clock := p.silenceClock(now)
 	if clock == 0 {
 		return
 	}

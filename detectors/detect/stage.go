@@ -178,6 +178,17 @@ func (p *partition) loop(ctx context.Context, r *kafka.Reader, gen *kafka.Genera
 func (p *partition) read(ctx context.Context, r *kafka.Reader, gen *kafka.Generation) error {
 	cfg := &p.stage.cfg
 	lastCheckpoint, lastFlush, lastSilence := time.Now(), time.Now(), time.Now()
+	// Silences are looked for every second of wall time and also whenever
+	// the partition's event time has moved on by silenceStep: when data
+	// runs faster than real time (a catch-up, a replay, the demo's
+	// --speed) a second of wall time is minutes of event time, and a
+	// silence found that late would reach the alerter after the anomalies
+	// it explains (a dependent's stale stock age paged on its own). A
+	// check walks every series, so checks are spaced by twenty times the
+	// last one's duration: at most 1/20 of the loop.
+	silenceStep := max(cfg.SilenceMin.Milliseconds()/4, 1)
+	var silenceClock int64
+	var silenceCost time.Duration
 	for {
 		fctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 		msg, err := r.FetchMessage(fctx)
@@ -197,9 +208,11 @@ func (p *partition) read(ctx context.Context, r *kafka.Reader, gen *kafka.Genera
 			return fmt.Errorf("fetch: %w", err)
 		}
 		now := time.Now()
-		if now.Sub(lastSilence) >= time.Second {
-			lastSilence = now
+		if now.Sub(lastSilence) >= time.Second ||
+			(p.watermark-silenceClock >= silenceStep && now.Sub(lastSilence) >= 20*silenceCost) {
+			lastSilence, silenceClock = now, p.watermark
 			p.checkSilence(now)
+			silenceCost = time.Since(now)
 		}
 		if p.pendingBytes() >= 512<<10 || (p.pendingBytes() > 0 && (p.caughtUp || now.Sub(lastFlush) >= 200*time.Millisecond)) {
 			lastFlush = now

@@ -376,3 +376,131 @@ func TestSilenceOpensAndResolves(t *testing.T) {
 	// the wall clock does, and a goes silent too.
 	waitFor(t, "a's silence once all data stopped", func() bool { return silenceOf("a", records.StateOpen) })
 }
+// replayStage starts a detect stage on a one-partition broker, so the
+// anomalies topic's order is the order the stage found things in. It
+// returns a publisher of one record per call (every series given gets the
+// point at minute m of event time) and a reader of the anomalies topic.
+func replayStage(t *testing.T) (publish func(m int, value func(ls []records.Label) float64, ls ...[]records.Label), next func() records.Anomaly) {
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	brokers := []string{b.Addr()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	if err := bus.EnsureTopics(ctx, brokers, bus.Topics(1, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	prod := bus.NewProducer(brokers, "detect-test-data")
+	t.Cleanup(func() { prod.Close() })
+	st := New(Config{Brokers: brokers, CheckpointEvery: time.Second}, bus.NewProducer(brokers, "detect-test"),
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go st.Run(sctx)
+
+	t0 := time.Now().Add(-24 * time.Hour).Truncate(time.Minute).UnixMilli()
+	publish = func(m int, value func(ls []records.Label) float64, ls ...[]records.Label) {
+		var batch records.SampleBatchBuilder
+		for _, l := range ls {
+			batch.Add(records.SeriesID(l), l, []records.Point{{TimestampMs: t0 + int64(m)*60_000, Value: value(l)}})
+		}
+		if err := prod.Publish(ctx, kafka.Message{Topic: records.TopicMetrics, Key: batch.Key(), Value: batch.AppendRecord(nil)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: records.TopicAnomalies, Partition: 0, MaxWait: 100 * time.Millisecond})
+	t.Cleanup(func() { r.Close() })
+	next = func() records.Anomaly {
+		t.Helper()
+		msg, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("reading anomalies: %v", err)
+		}
+		a, err := records.DecodeAnomaly(msg.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *a
+	}
+	return publish, next
+}
+
+func replaySeries(inst string) []records.Label {
+	return []records.Label{{Name: "__name__", Value: "queue_depth"}, {Name: "instance", Value: inst}, {Name: "service", Value: "inventory"}}
+}
+
+// A replay runs far faster than real time: a second of wall time is hours
+// of event time. A series that stops must be called silent while the
+// replay is still near the point where it stopped, ahead of the anomalies
+// of later points: the alerter reads the silence first and holds back
+// what it explains.
+func TestSilenceFoundAtReplaySpeed(t *testing.T) {
+	publish, next := replayStage(t)
+	steady, stops, spikes := replaySeries("steady"), replaySeries("stops"), replaySeries("spikes")
+	const stopAt, spikeAt, end = 660, 700, 720 // minutes of event time
+	rng := rand.New(rand.NewPCG(5, 6))
+	for m := range end {
+		value := func(ls []records.Label) float64 {
+			if m == spikeAt && ls[1].Value == "spikes" {
+				return 5000
+			}
+			return 100 + 2*rng.NormFloat64()
+		}
+		if m < stopAt {
+			publish(m, value, steady, stops, spikes)
+		} else {
+			publish(m, value, steady, spikes)
+		}
+	}
+	for i := 0; ; i++ {
+		a := next()
+		if a.Kind == records.KindSilence && a.State == records.StateOpen && a.Labels["instance"] == "stops" {
+			return
+		}
+		if a.Kind == records.KindAnomaly && a.Labels["instance"] == "spikes" && a.Value == 5000 {
+			t.Fatalf("the anomaly of a point %d minutes after the stop (event %d) came before the silence", spikeAt-stopAt, i)
+		}
+	}
+}
+
+// Series do not move in step: one series' history may run hours ahead of
+// the others' (a backfill sent series by series, a remote_write shard
+// catching up). That alone is no silence: the others are judged against
+// where the typical series is, not against the newest point.
+func TestNoSilenceWhileOneSeriesRunsAhead(t *testing.T) {
+	publish, next := replayStage(t)
+	var all [][]records.Label
+	for i := range 5 {
+		all = append(all, replaySeries(fmt.Sprintf("host-%d", i)))
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	noise := func([]records.Label) float64 { return 100 + 2*rng.NormFloat64() }
+	const learned, end = 600, 720 // minutes of event time
+	for m := range learned {
+		publish(m, noise, all...)
+	}
+	for m := learned; m < end; m++ { // host-0 runs two hours ahead
+		publish(m, noise, all[0])
+	}
+	for m := learned; m < end; m++ {
+		publish(m, noise, all[1:]...)
+	}
+	// A spike as the last point tells when everything before was read.
+	publish(end, func(ls []records.Label) float64 {
+		if ls[1].Value == "host-4" {
+			return 5000
+		}
+		return noise(ls)
+	}, all...)
+	for {
+		a := next()
+		if a.Kind == records.KindSilence {
+			t.Fatalf("silence of %s (last seen %s) while it was arriving", a.Labels["instance"], time.UnixMilli(a.LastSeenMs).Format(time.TimeOnly))
+		}
+		if a.Kind == records.KindAnomaly && a.Labels["instance"] == "host-4" && a.Value == 5000 {
+			return
+		}
+	}
+}
