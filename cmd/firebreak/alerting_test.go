@@ -34,17 +34,7 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	defer hook.Close()
 	am := testkit.StartAlertmanager(t, hook.URL)
 
-	rules := filepath.Join(t.TempDir(), "rules.yml")
-	os.WriteFile(rules, []byte(`rules:
-  - name: DiskWillFill
-    selector: e2e_disk_used_ratio
-    op: '>'
-    threshold: 0.9
-    horizon: 1h
-    window: 5m
-    min_history: 5m
-    severity: critical
-`), 0o644)
+	rules := diskRuleFile(t, "e2e")
 	p := start(t, t.TempDir(), "", "", "--alertmanager-url", am, "--rules", rules, "--detect-checkpoint-every", "1s",
 		"--alert-resolve-hold", "1s")
 	sender := workload.NewSender(p.base + "/api/v1/write")
@@ -202,6 +192,27 @@ func scrape(t *testing.T, base string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// diskRuleFile writes a rule file predicting when the disk series of
+// alertingHistory(prefix, …) crosses 90 %, an hour ahead.
+func diskRuleFile(t *testing.T, prefix string) string {
+	t.Helper()
+	rules := filepath.Join(t.TempDir(), "rules.yml")
+	err := os.WriteFile(rules, []byte(`rules:
+  - name: DiskWillFill
+    selector: `+prefix+`_disk_used_ratio
+    op: '>'
+    threshold: 0.9
+    horizon: 1h
+    window: 5m
+    min_history: 5m
+    severity: critical
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
 }
 
 // alertingHistory is two hours of points every 15 s ending at now, for a

@@ -856,17 +856,7 @@ func TestAlertmanagerDownAlertsDeliveredWhenBack(t *testing.T) {
 	am.start(t)
 	am.kill9() // it was up once; now it is dead where firebreak will look for it
 
-	rules := filepath.Join(t.TempDir(), "rules.yml")
-	os.WriteFile(rules, []byte(`rules:
-  - name: DiskWillFill
-    selector: fault_disk_used_ratio
-    op: '>'
-    threshold: 0.9
-    horizon: 1h
-    window: 5m
-    min_history: 5m
-    severity: critical
-`), 0o644)
+	rules := diskRuleFile(t, "fault")
 	p := start(t, t.TempDir(), "", "", "--alertmanager-url", "http://"+am.addr, "--rules", rules,
 		"--alert-resolve-hold", "10m")
 	sender := workload.NewSender(p.base + "/api/v1/write")

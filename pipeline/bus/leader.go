@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -52,26 +51,21 @@ func RunAsLeader(ctx context.Context, brokers []string, group, topic string, log
 		}
 	}
 	defer standDown()
-	for attempt := 0; ; {
-		gen, err := cg.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
-				return nil
-			}
-			attempt++
-			// Cut off from the group, this process cannot know whether it
-			// still holds the lease; another member gets it once this one's
-			// session expires, so stop rather than run twice.
-			if stop != nil {
-				log.Warn("lease lost (cannot reach the group): standing down", "group", group, "err", err)
-				standDown()
-				lease.held.Store(false)
-			}
-			log.Warn("consumer group: joining failed, retrying", "group", group, "err", err, "attempt", attempt)
-			Sleep(ctx, Backoff(attempt))
-			continue
+	// Cut off from the group, this process cannot know whether it still
+	// holds the lease; another member gets it once this one's session
+	// expires, so stop rather than run twice.
+	cutOff := func(err error) {
+		if stop != nil {
+			log.Warn("lease lost (cannot reach the group): standing down", "group", group, "err", err)
+			standDown()
+			lease.held.Store(false)
 		}
-		attempt = 0
+	}
+	for {
+		gen, ok := nextGeneration(ctx, cg, log, group, cutOff)
+		if !ok {
+			return nil
+		}
 		held := slices.ContainsFunc(gen.Assignments[topic], func(a kafka.PartitionAssignment) bool { return a.ID == 0 })
 		lease.held.Store(held)
 		switch {

@@ -38,18 +38,11 @@ func ConsumePartitions(ctx context.Context, brokers []string, group, topic strin
 		return fmt.Errorf("consumer group %s: %w", group, err)
 	}
 	defer cg.Close()
-	for attempt := 0; ; {
-		gen, err := cg.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
-				return nil
-			}
-			attempt++
-			log.Warn("consumer group: joining failed, retrying", "group", group, "err", err, "attempt", attempt)
-			Sleep(ctx, Backoff(attempt))
-			continue
+	for {
+		gen, ok := nextGeneration(ctx, cg, log, group, nil)
+		if !ok {
+			return nil
 		}
-		attempt = 0
 		for _, a := range gen.Assignments[topic] {
 			id := a.ID
 			gen.Start(func(gctx context.Context) {
@@ -63,6 +56,26 @@ func ConsumePartitions(ctx context.Context, brokers []string, group, topic strin
 				}
 			})
 		}
+	}
+}
+
+// nextGeneration joins the group's next generation, retrying with a
+// backoff while the group cannot be reached; onFailure (may be nil) runs
+// on every failed attempt. ok is false once ctx ends or the group closed.
+func nextGeneration(ctx context.Context, cg *kafka.ConsumerGroup, log *slog.Logger, group string, onFailure func(error)) (gen *kafka.Generation, ok bool) {
+	for attempt := 1; ; attempt++ {
+		gen, err := cg.Next(ctx)
+		if err == nil {
+			return gen, true
+		}
+		if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+			return nil, false
+		}
+		if onFailure != nil {
+			onFailure(err)
+		}
+		log.Warn("consumer group: joining failed, retrying", "group", group, "err", err, "attempt", attempt)
+		Sleep(ctx, Backoff(attempt))
 	}
 }
 
