@@ -376,6 +376,7 @@ func TestSilenceOpensAndResolves(t *testing.T) {
 	// the wall clock does, and a goes silent too.
 	waitFor(t, "a's silence once all data stopped", func() bool { return silenceOf("a", records.StateOpen) })
 }
+
 // replayStage starts a detect stage on a one-partition broker, so the
 // anomalies topic's order is the order the stage found things in. It
 // returns a publisher of one record per call (every series given gets the
