@@ -52,6 +52,20 @@ type Config struct {
 	// against its own history over LongPoints) before it competes with
 	// the short one. Default 0.5; negative disables the term.
 	MediumWeight float64
+	// DriftPoints is the span (in points) of the drift term: the recent
+	// average of the signed deviation (the residual from the baseline's
+	// full forecast, in robust sigmas, clipped at ±10). Default 200.
+	DriftPoints float64
+	// DriftWeight scales the drift term's surprise (judged against its
+	// own history over LongPoints). Default 0.7; negative disables it.
+	DriftWeight float64
+	// SpreadPoints is the span (in points) of the spread term: the
+	// recent average of the squared deviation (local variance, clipped
+	// at 10²). Default 350.
+	SpreadPoints float64
+	// SpreadWeight scales the spread term's surprise (judged against its
+	// own history over LongPoints). Default 0.8; negative disables it.
+	SpreadWeight float64
 }
 
 // DefaultConfig is the configuration the service and the benchmarks use.
@@ -70,6 +84,10 @@ func DefaultConfig() Config {
 		RarityCount:      2,
 		MediumPoints:     48,
 		MediumWeight:     0.5,
+		DriftPoints:      200,
+		DriftWeight:      0.7,
+		SpreadPoints:     350,
+		SpreadWeight:     0.8,
 	}
 }
 
@@ -110,6 +128,18 @@ func (c Config) withDefaults() Config {
 	if c.MediumWeight == 0 {
 		c.MediumWeight = def.MediumWeight
 	}
+	if c.DriftPoints <= 0 {
+		c.DriftPoints = def.DriftPoints
+	}
+	if c.DriftWeight == 0 {
+		c.DriftWeight = def.DriftWeight
+	}
+	if c.SpreadPoints <= 0 {
+		c.SpreadPoints = def.SpreadPoints
+	}
+	if c.SpreadWeight == 0 {
+		c.SpreadWeight = def.SpreadWeight
+	}
 	if c.Escalate <= 0 || c.Escalate > 1 {
 		c.Escalate = def.Escalate
 	}
@@ -148,6 +178,9 @@ type Detector struct {
 	rarityGrow    float64 // per-point growth of the histogram's increment (lazy decay)
 	rarityCount   float64
 	medA, medW    float64 // medium-horizon EWMA rate and weight (0: off)
+	// Slow heads' EWMA rates and weights (0: off), float32 like their
+	// state: the checkpointed series must stay within 2 KB.
+	driftA, driftW, spreadA, spreadW float32
 
 	n          uint32  // points scored (after the baseline's warm-up)
 	hold       uint32  // points left in the hold-off
@@ -163,6 +196,11 @@ type Detector struct {
 	// Medium horizon: EWMA of the signed residual from the profile in
 	// global sigmas, and the EWMA mean and variance of that average.
 	med, medMean, medVar float64
+	// Slow heads: EWMA of the clipped signed deviation (drift) and of the
+	// clipped squared deviation (spread), each with the EWMA mean and
+	// variance of that average over LongPoints.
+	drift, driftMean, driftVar    float32
+	spread, spreadMean, spreadVar float32
 }
 
 // NewDetector returns a detector that has seen nothing.
@@ -182,6 +220,10 @@ func NewDetector(cfg Config) *Detector {
 		rarityCount: cfg.RarityCount,
 		medA:        2 / (cfg.MediumPoints + 1),
 		medW:        max(cfg.MediumWeight, 0),
+		driftA:      float32(2 / (cfg.DriftPoints + 1)),
+		driftW:      float32(max(cfg.DriftWeight, 0)),
+		spreadA:     float32(2 / (cfg.SpreadPoints + 1)),
+		spreadW:     float32(max(cfg.SpreadWeight, 0)),
 		histW:       1,
 	}
 }
@@ -223,6 +265,13 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	if sig := d.m.Scale(); sig > 0 && d.medW > 0 {
 		d.med += d.medA * (max(-50, min(50, (v-r.Profile)/sig)) - d.med)
 	}
+	dev := max(-slowCap, min(slowCap, r.Deviation))
+	if d.driftW > 0 {
+		d.drift += d.driftA * (float32(dev) - d.drift)
+	}
+	if d.spreadW > 0 {
+		d.spread += d.spreadA * (float32(dev*dev) - d.spread)
+	}
 	surprise := 0.0 // in decades of tail probability
 	if d.n > d.warmup {
 		sd := max(math.Sqrt(d.vari), 0.05)
@@ -246,7 +295,23 @@ func (d *Detector) Update(ts int64, v float64) Result {
 				surprise = max(surprise, d.medW*tailDecades(z))
 			}
 		}
-		// 3. Spatial novelty: a value beyond anything seen so far.
+		// 3. Slow heads, over a few hundred points. Drift: the baseline
+		// misses on one side for hours (a slow drift its damped trend
+		// does not follow, bursts that all go one way). Spread: the
+		// residuals grow noisier without any single one standing out.
+		// Both are judged, like the medium term, against their own
+		// history, which the series' usual slow wobble inflates.
+		if d.driftW > 0 {
+			if z := slowZ(float64(abs32(d.drift)), d.driftMean, d.driftVar); z > 0 {
+				surprise = max(surprise, float64(d.driftW)*tailDecades(z))
+			}
+		}
+		if d.spreadW > 0 {
+			if z := slowZ(float64(d.spread), d.spreadMean, d.spreadVar); z > 0 {
+				surprise = max(surprise, float64(d.spreadW)*tailDecades(z))
+			}
+		}
+		// 4. Spatial novelty: a value beyond anything seen so far.
 		if d.spatialTol > 0 {
 			span := d.maxV - d.minV
 			if ex := max(v-d.maxV, d.minV-v); ex > d.spatialTol*span {
@@ -262,6 +327,12 @@ func (d *Detector) Update(ts int64, v float64) Result {
 		md := d.med - d.medMean
 		d.medMean += d.longA * md
 		d.medVar = (1 - d.longA) * (d.medVar + d.longA*md*md)
+	}
+	if d.driftW > 0 {
+		learnMoments(&d.driftMean, &d.driftVar, abs32(d.drift), float32(d.longA))
+	}
+	if d.spreadW > 0 {
+		learnMoments(&d.spreadMean, &d.spreadVar, d.spread, float32(d.longA))
 	}
 	d.minV, d.maxV = min(d.minV, v), max(d.maxV, v)
 	if d.rarityGrow > 0 {
@@ -281,7 +352,7 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	}
 	res.Surprise = s
 
-	// 4. Hold-off: one alert per problem. A score above the alert level
+	// 5. Hold-off: one alert per problem. A score above the alert level
 	// opens a hold-off of HoldPoints; inside it only a clearly higher
 	// score gets through (and restarts it).
 	if d.holdPoints > 0 {
@@ -306,3 +377,28 @@ func (d *Detector) Update(ts int64, v float64) Result {
 	res.Score = s
 	return res
 }
+
+// slowCap clips the deviation the slow heads average, in sigmas: one
+// wild point must not look like hours of drift or noise.
+const slowCap = 10
+
+// slowZ is how many sds x lies above the EWMA mean of its history (sd
+// at least 0.05), or 0 when that is under one: a term under 0.8 decades
+// (a score under 0.08), decided without a square root for most points.
+func slowZ(x float64, mean, vari float32) float64 {
+	dx, v := x-float64(mean), max(float64(vari), 0.05*0.05)
+	if dx <= 0 || dx*dx <= v {
+		return 0
+	}
+	return dx / math.Sqrt(v)
+}
+
+// learnMoments moves an EWMA mean and variance towards x at rate a.
+func learnMoments(mean, vari *float32, x, a float32) {
+	delta := x - *mean
+	*mean += a * delta
+	*vari = (1 - a) * (*vari + a*delta*delta)
+}
+
+// abs32 is |x| without a round trip through float64.
+func abs32(x float32) float32 { return max(x, -x) }

@@ -193,3 +193,65 @@ func BenchmarkUpdate(b *testing.B) {
 		b.ReportMetric(float64(b.N)/cpu, "points/cpu-s")
 	}
 }
+
+// surprisedPoints counts the points of vals[from:to] whose surprise
+// (before the hold-off) reaches the alert level.
+func surprisedPoints(cfg Config, vals []float64, from, to int) int {
+	d := NewDetector(cfg)
+	n := 0
+	for i, v := range vals {
+		if r := d.Update(int64(i+1)*fiveMin, v); i >= from && i < to && r.Surprise >= DefaultConfig().AlertLevel {
+			n++
+		}
+	}
+	return n
+}
+
+func withoutSlowHeads() Config {
+	cfg := DefaultConfig()
+	cfg.DriftWeight, cfg.SpreadWeight = -1, -1
+	return cfg
+}
+
+// TestDriftHeadSeesOneSidedBursts: a mostly-zero series (rogue_agent in
+// NAB) whose rare blips become nearly continuous for 100 points. The
+// 3-point likelihood is surprised by the onset only; the drift head keeps
+// the whole stretch surprising.
+func TestDriftHeadSeesOneSidedBursts(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		vals := make([]float64, 3000)
+		for i := range vals {
+			p := 0.05
+			if i >= 1500 && i < 1600 {
+				p = 0.9
+			}
+			if rng.Float64() < p {
+				vals[i] = 0.07 + 0.03*rng.Float64()
+			}
+		}
+		with, without := surprisedPoints(DefaultConfig(), vals, 1500, 1600), surprisedPoints(withoutSlowHeads(), vals, 1500, 1600)
+		if with < 20 || without > 10 {
+			t.Fatalf("seed %d: %d of 100 burst points surprising with the slow heads, %d without; want >= 20 and <= 10", seed, with, without)
+		}
+	}
+}
+
+// TestSpreadHeadSeesNoiseGrowing: noise doubling is a spike at first
+// (the 3-point likelihood), then a new normal to the robust scale; the
+// spread head keeps the first hours of it surprising.
+func TestSpreadHeadSeesNoiseGrowing(t *testing.T) {
+	vals := noise(3000, 8, func(i int, e float64) float64 {
+		if i >= 1500 {
+			return 50 + 2*e
+		}
+		return 50 + e
+	})
+	with, without := surprisedPoints(DefaultConfig(), vals, 1500, 2000), surprisedPoints(withoutSlowHeads(), vals, 1500, 2000)
+	if with < 2*without+5 {
+		t.Fatalf("noise doubling: %d of 500 points surprising with the slow heads, %d without", with, without)
+	}
+	if n := surprisedPoints(DefaultConfig(), vals, 300, 1500); n > 3 {
+		t.Fatalf("plain noise: %d of 1200 points surprising", n)
+	}
+}
