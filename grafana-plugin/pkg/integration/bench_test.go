@@ -7,22 +7,33 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/klauspost/compress/snappy"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	fbapi "github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/firebreak"
+	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/query"
 )
 
 // BenchmarkBandPanel24h measures what a Grafana time series panel with
 // bands costs the backend: one metrics query with withBand over 24 hours
 // of 100 series at one-minute resolution (144,000 points and as many
 // bands, scored by the detector stage inside `firebreak run`), through the
-// SDK's gRPC path, at a one-minute step (1,440 points a series, 500
-// frames). It reports the p95 and median latency of the whole QueryData
-// call.
+// SDK's gRPC path, at a one-minute step (1,440 points a series; 200
+// frames, a value frame and a band frame per series). It reports the p95
+// and median latency of the whole QueryData call, and the CPU time per
+// call of the firebreak process (read API and engine) and of the test
+// process (the plugin, and the SDK's encoding and decoding of the frames
+// on both sides of gRPC): on a shared machine these move less with the
+// load than the latency does.
 //
 //	go test ./pkg/integration -run '^$' -bench BandPanel24h -benchtime 20x
 func BenchmarkBandPanel24h(b *testing.B) {
@@ -48,8 +59,8 @@ func BenchmarkBandPanel24h(b *testing.B) {
 		if r.Error != nil {
 			b.Fatal(r.Error)
 		}
-		if len(r.Frames) != series*5 {
-			b.Fatalf("%d frames, want %d (value and four band frames per series)", len(r.Frames), series*5)
+		if len(r.Frames) != series*2 || len(r.Frames[1].Fields) != 5 {
+			b.Fatalf("%d frames, want %d (a value frame and a band frame of four fields per series)", len(r.Frames), series*2)
 		}
 		if n := r.Frames[0].Fields[1].Len(); n < points-1 {
 			b.Fatalf("%d points in the first series, want %d", n, points)
@@ -57,15 +68,107 @@ func BenchmarkBandPanel24h(b *testing.B) {
 		return time.Since(t0)
 	}
 	run() // warm the engine's caches and the plugin instance
+	// firebreak works in the background too (the detector, the engine's
+	// merges after the seeding): its CPU time while idle, per second, is
+	// part of firebreak-cpu-ms/op in proportion to the calls' wall time.
+	idle0 := processCPU(b, e.pid)
+	time.Sleep(2 * time.Second)
+	idle := float64((processCPU(b, e.pid) - idle0).Microseconds()) / 1000 / 2
 	lat := make([]time.Duration, 0, b.N)
+	firebreakCPU0, selfCPU0 := processCPU(b, e.pid), selfCPU(b)
 	b.ResetTimer()
 	for range b.N {
 		lat = append(lat, run())
 	}
 	b.StopTimer()
+	b.ReportMetric(idle, "firebreak-idle-cpu-ms/s")
+	b.ReportMetric(float64((processCPU(b, e.pid)-firebreakCPU0).Microseconds())/1000/float64(b.N), "firebreak-cpu-ms/op")
+	b.ReportMetric(float64((selfCPU(b)-selfCPU0).Microseconds())/1000/float64(b.N), "plugin-sdk-cpu-ms/op")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[(len(lat)*95+99)/100-1].Microseconds())/1000, "p95-ms")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+}
+
+// BenchmarkBandPanelStatements measures the firebreak side of the band
+// panel alone: the CPU time firebreak spends per call on each statement
+// the panel sends (the series lookup, then the values and the bands of all
+// 100 series, each one statement answered as Arrow), in rounds of eight
+// calls, the median round reported. Sequential calls, so the figures are
+// the read API's and the engine's work, not waiting for a core; what
+// firebreak does in the background meanwhile (firebreak-idle-cpu-ms/s) is
+// included.
+//
+//	go test ./pkg/integration -run '^$' -bench BandPanelStatements -benchtime 1x
+func BenchmarkBandPanelStatements(b *testing.B) {
+	e := firebreak(b)
+	const series, points = 100, 24 * 60
+	end := time.Now().Truncate(time.Minute).Add(-time.Minute)
+	start := end.Add(-time.Duration(points-1) * time.Minute)
+	if err := e.seedBench(series, points, start); err != nil {
+		b.Fatal(err)
+	}
+	c := fbapi.New(e.base, "", time.Minute)
+	ctx := context.Background()
+	selector := []string{`{__name__="fbbench_latency_seconds"}`}
+	found, err := c.Series(ctx, selector, start, series+1)
+	if err != nil || len(found) != series {
+		b.Fatalf("series: %d, %v", len(found), err)
+	}
+	ids := make([]string, len(found))
+	for i, s := range found {
+		ids[i] = s.SeriesID.String()
+	}
+	from, to := start, end.Add(time.Minute)
+	values, err := query.SeriesValuesSQL("fbbench_latency_seconds", ids, time.Minute, "avg", from, to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bands, err := query.SeriesBandsSQL("fbbench_latency_seconds", ids, time.Minute, "avg", from, to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sql := func(statement string) func() error {
+		return func() error {
+			table, err := c.SQLTable(ctx, statement)
+			if err == nil {
+				table.Release()
+			}
+			return err
+		}
+	}
+	calls := []struct {
+		metric string
+		call   func() error
+	}{
+		{"series-cpu-ms", func() error { _, err := c.Series(ctx, selector, start, series+1); return err }},
+		{"values-cpu-ms", sql(values)},
+		{"bands-cpu-ms", sql(bands)},
+	}
+	idle0 := processCPU(b, e.pid)
+	time.Sleep(2 * time.Second)
+	idle := float64((processCPU(b, e.pid) - idle0).Microseconds()) / 1000 / 2
+	const rounds, perRound = 5, 8
+	perCall := make([][]float64, len(calls))
+	b.ResetTimer()
+	for range b.N {
+		for range rounds {
+			for i, call := range calls {
+				cpu0 := processCPU(b, e.pid)
+				for range perRound {
+					if err := call.call(); err != nil {
+						b.Fatalf("%s: %v", call.metric, err)
+					}
+				}
+				perCall[i] = append(perCall[i], float64((processCPU(b, e.pid)-cpu0).Microseconds())/1000/perRound)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(idle, "firebreak-idle-cpu-ms/s")
+	for i, call := range calls {
+		slices.Sort(perCall[i])
+		b.ReportMetric(perCall[i][len(perCall[i])/2], call.metric)
+	}
 }
 
 // seedBench writes n series of points one-minute points from start through
@@ -140,4 +243,31 @@ func (e *env) seedBench(n, points int, start time.Time) error {
 		}
 	}
 	return nil
+}
+
+// processCPU is the user and system CPU time a process has used, from
+// /proc/PID/stat (in clock ticks of 10 ms: Linux's USER_HZ is 100).
+func processCPU(b *testing.B, pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("reading firebreak's CPU time: %v", err)
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from the last ')'. utime and stime are fields 14 and 15.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, stat)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// selfCPU is the user and system CPU time this process has used.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

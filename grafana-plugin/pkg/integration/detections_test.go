@@ -1,13 +1,16 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 )
 
@@ -68,34 +71,57 @@ func TestGRPCBands(t *testing.T) {
 	)
 	frames := ok(t, resp, "band").Frames
 	series := `fbtest_spiky_seconds{instance="p1", service="payments"}`
+	// For a panel: the series' value frame, then one frame with its band's
+	// four fields on the band's steps.
 	var names []string
-	byName := map[string]*data.Frame{}
 	for _, f := range frames {
 		names = append(names, f.Name)
-		byName[f.Name] = f
-		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || len(f.Fields) != 2 || f.Fields[1].Labels["service"] != spikyService {
+		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || f.Fields[1].Labels["service"] != spikyService {
 			t.Fatalf("frame %s: type %s, fields %v", f.Name, f.Meta.Type, f.Fields)
 		}
 	}
-	want := []string{series, series + " expected", series + " lower", series + " upper", series + " score"}
-	if strings.Join(names, "|") != strings.Join(want, "|") {
-		t.Fatalf("frames %q, want %q", names, want)
+	if want := []string{series, series + " band"}; strings.Join(names, "|") != strings.Join(want, "|") || len(frames[1].Fields) != 5 {
+		t.Fatalf("frames %q, want %q; band fields %v", names, want, frames[1].Fields)
 	}
+	byName := fieldsByDisplayName(frames)
 	if got := len(ok(t, resp, "plain").Frames); got != 1 {
 		t.Fatalf("without the band: %d frames", got)
 	}
-	upper := byName[series+" upper"].Fields[1]
-	if upper.Config.DisplayNameFromDS != series+" upper" || upper.Config.Custom["fillBelowTo"] != series+" lower" {
-		t.Fatalf("upper config %+v", upper.Config)
+	upper := byName[series+" upper"][1]
+	if upper == nil || upper.Config.Custom["fillBelowTo"] != series+" lower" {
+		t.Fatalf("upper %v", upper)
+	}
+
+	// For an alert rule: one frame per field, the same fields.
+	q := dq("band", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m","withBand":true}`)
+	q.TimeRange, q.Interval, q.MaxDataPoints = backend.TimeRange{From: e.rangeFrom, To: e.rangeTo}, time.Minute, 1000
+	alertResp, err := c.QueryData(context.Background(), &backend.QueryDataRequest{PluginContext: pluginContext("firebreak", e.settingsJSON(), nil),
+		Headers: map[string]string{backend.FromAlertHeaderName: "true"}, Queries: []backend.DataQuery{q}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alertFrames := ok(t, alertResp, "band").Frames
+	names = names[:0]
+	for _, f := range alertFrames {
+		names = append(names, f.Name)
+		if len(f.Fields) != 2 {
+			t.Fatalf("alerting frame %s has %d fields, want time and one number", f.Name, len(f.Fields))
+		}
+	}
+	if want := []string{series, series + " expected", series + " lower", series + " upper", series + " score"}; strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Fatalf("alerting frames %q, want %q", names, want)
+	}
+	if !reflect.DeepEqual(fieldsByDisplayName(alertFrames), byName) {
+		t.Fatal("the frames for alerting hold other fields than the panel's")
 	}
 
 	// The band's steps are the values' steps; in the spike's step the value
 	// is above the band and the score is high, before it the values are
 	// inside the band.
-	values := byName[series].Fields
-	bandTimes := byName[series+" upper"].Fields[0]
-	lower := byName[series+" lower"].Fields[1]
-	score := byName[series+" score"].Fields[1]
+	values := byName[series]
+	bandTimes := byName[series+" upper"][0]
+	lower := byName[series+" lower"][1]
+	score := byName[series+" score"][1]
 	valueAt := map[time.Time]float64{}
 	for i := 0; i < values[0].Len(); i++ {
 		valueAt[values[0].At(i).(time.Time)] = *values[1].At(i).(*float64)
@@ -125,6 +151,19 @@ func TestGRPCBands(t *testing.T) {
 		t.Fatalf("only %d of %d steps before the spike lie inside their band", inside, last)
 	}
 	failed(t, resp, "count", "a band has no count")
+}
+
+// fieldsByDisplayName are the frames' number fields, each with its frame's
+// time field, by the name Grafana displays: what a panel draws, whichever
+// frames they came in.
+func fieldsByDisplayName(frames data.Frames) map[string][2]*data.Field {
+	out := map[string][2]*data.Field{}
+	for _, f := range frames {
+		for _, field := range f.Fields[1:] {
+			out[field.Config.DisplayNameFromDS] = [2]*data.Field{f.Fields[0], field}
+		}
+	}
+	return out
 }
 
 func TestGRPCAnomaliesQuery(t *testing.T) {

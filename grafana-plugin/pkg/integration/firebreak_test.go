@@ -87,6 +87,8 @@ type env struct {
 	// uid of the data source pointing at this firebreak; "" is "firebreak".
 	// The SDK caches one instance per uid, so two firebreaks need two.
 	uid string
+	// pid of the firebreak process, whose CPU time benchmarks read.
+	pid int
 }
 
 func (e *env) dataSourceUID() string {
@@ -232,7 +234,7 @@ func startEnv() (*env, string, error) {
 		return string(b)
 	}
 
-	e := &env{root: root, base: "http://" + addr}
+	e := &env{root: root, base: "http://" + addr, pid: cmd.Process.Pid}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := http.Get(e.base + "/healthz")

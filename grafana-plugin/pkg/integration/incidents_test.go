@@ -256,11 +256,11 @@ func TestGRPCIncidentViews(t *testing.T) {
 	for _, f := range series {
 		names = append(names, f.Name)
 	}
-	if strings.Join(names, "|") != strings.Join([]string{name, name + " expected", name + " lower", name + " upper", name + " score"}, "|") {
+	if strings.Join(names, "|") != strings.Join([]string{name, name + " band"}, "|") {
 		t.Fatalf("series frames %q", names)
 	}
-	if u := series[3].Fields[1].Config.Custom["fillBelowTo"]; u != name+" lower" {
-		t.Fatalf("upper fills to %v", u)
+	if u := fieldsByDisplayName(series)[name+" upper"][1]; u == nil || u.Config.Custom["fillBelowTo"] != name+" lower" {
+		t.Fatalf("upper field %v", u)
 	}
 
 	sum := ok(t, resp, "summary").Frames[0]

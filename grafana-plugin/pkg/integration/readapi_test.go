@@ -2,9 +2,15 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/converters"
 	fbapi "github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/firebreak"
@@ -12,22 +18,16 @@ import (
 )
 
 // TestArrowStepsEqualJSON: firebreak on its embedded engine answers the
-// metrics query's batched statements as Arrow, and those answers give the
-// same steps as the JSON answers to the same statements.
+// metrics query's per-series statements as Arrow, and those answers give
+// the same steps as the JSON answers to the same statements (what a
+// ClickHouse server store sends).
 func TestArrowStepsEqualJSON(t *testing.T) {
 	e := firebreak(t)
 	detections(t, e)
 	c := fbapi.New(e.base, "", 20*time.Second)
 	ctx := context.Background()
 	for _, metric := range []string{metricRequests, metricSpiky} {
-		series, err := c.Series(ctx, []string{`{__name__="` + metric + `"}`}, time.Time{}, 100)
-		if err != nil || len(series) == 0 {
-			t.Fatalf("series of %s: %v, %v", metric, series, err)
-		}
-		ids := make([]string, len(series))
-		for i, s := range series {
-			ids[i] = s.SeriesID.String()
-		}
+		ids := seriesIDs(t, c, metric)
 		values, err := query.SeriesValuesSQL(metric, ids, time.Minute, "avg", e.rangeFrom, e.rangeTo)
 		if err != nil {
 			t.Fatal(err)
@@ -62,4 +62,143 @@ func TestArrowStepsEqualJSON(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMetricsFramesEqualRowsPerStep: the frames of a metrics query with
+// withBand, read from one row per series with the steps as arrays, hold
+// exactly the steps of the statements the plugin sent before, which
+// returned one row per series and step (and had to be split into batches
+// of series to stay within the API's row limit).
+func TestMetricsFramesEqualRowsPerStep(t *testing.T) {
+	e := firebreak(t)
+	detections(t, e)
+	c := fbapi.New(e.base, "", 20*time.Second)
+	client := grpcPlugin(t)
+	ctx := context.Background()
+	for _, metric := range []string{metricRequests, metricSpiky} {
+		ids := seriesIDs(t, c, metric)
+		want := map[string]*converters.SeriesSteps{} // by series id and field name
+		for _, sql := range []string{rowsPerStepValuesSQL(metric, ids, e.rangeFrom, e.rangeTo), rowsPerStepBandsSQL(metric, ids, e.rangeFrom, e.rangeTo)} {
+			rows, err := c.SQL(ctx, sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for key, steps := range stepsFromRowsPerStep(t, rows) {
+				want[key] = steps
+			}
+		}
+
+		q := dq("A", "metrics", `{"selector":"{__name__=\"`+metric+`\"}","aggregation":"avg","step":"1m","withBand":true}`)
+		q.TimeRange = backend.TimeRange{From: e.rangeFrom, To: e.rangeTo}
+		resp, err := client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pluginContext("firebreak", e.settingsJSON(), nil), Queries: []backend.DataQuery{q}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]*converters.SeriesSteps{}
+		for _, f := range ok(t, resp, "A").Frames {
+			id := seriesIDOf(t, c, f.Fields[1].Labels)
+			for _, field := range f.Fields[1:] {
+				got[id+" "+field.Name] = fieldSteps(f.Fields[0], field)
+			}
+		}
+		if len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: frames\n%s\nrows per step\n%s", metric, dumpSteps(got), dumpSteps(want))
+		}
+		if metric == metricSpiky && got[ids[0]+" upper"] == nil {
+			t.Fatalf("%s has no band frames: %s", metric, dumpSteps(got))
+		}
+	}
+}
+
+func seriesIDs(t *testing.T, c *fbapi.Client, metric string) []string {
+	t.Helper()
+	series, err := c.Series(context.Background(), []string{`{__name__="` + metric + `"}`}, time.Time{}, 100)
+	if err != nil || len(series) == 0 {
+		t.Fatalf("series of %s: %v, %v", metric, series, err)
+	}
+	ids := make([]string, len(series))
+	for i, s := range series {
+		ids[i] = s.SeriesID.String()
+	}
+	return ids
+}
+
+// seriesIDOf finds the id of the series with these labels.
+func seriesIDOf(t *testing.T, c *fbapi.Client, labels data.Labels) string {
+	t.Helper()
+	matchers := make([]string, 0, len(labels))
+	for k, v := range labels {
+		matchers = append(matchers, fmt.Sprintf("%s=%q", k, v))
+	}
+	series, err := c.Series(context.Background(), []string{"{" + strings.Join(matchers, ",") + "}"}, time.Time{}, 2)
+	if err != nil || len(series) != 1 {
+		t.Fatalf("series with labels %v: %v, %v", labels, series, err)
+	}
+	return series[0].SeriesID.String()
+}
+
+// The statements the plugin sent before (one row per series and step), for
+// the avg aggregation at a one-minute step.
+func rowsPerStepValuesSQL(metric string, ids []string, from, to time.Time) string {
+	return fmt.Sprintf(`SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), 60000) * 60000 AS t, avg(value) AS value
+FROM samples_data FINAL
+WHERE metric_name = '%s' AND series_id IN (%s)
+  AND time >= fromUnixTimestamp64Milli(%d) AND time < fromUnixTimestamp64Milli(%d)
+GROUP BY series_id, t ORDER BY series_id, t`, metric, strings.Join(ids, ", "), from.UnixMilli(), to.UnixMilli())
+}
+
+func rowsPerStepBandsSQL(metric string, ids []string, from, to time.Time) string {
+	return fmt.Sprintf(`SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), 60000) * 60000 AS t, avg(expected) AS expected, avg(lower) AS lower, avg(upper) AS upper, max(score) AS score
+FROM bands FINAL
+WHERE metric_name = '%s' AND series_id IN (%s) AND learning = 0
+  AND time >= fromUnixTimestamp64Milli(%d) AND time <= fromUnixTimestamp64Milli(%d)
+GROUP BY series_id, t ORDER BY series_id, t`, metric, strings.Join(ids, ", "), from.UnixMilli(), to.UnixMilli())
+}
+
+// stepsFromRowsPerStep reads rows of id, t, then value columns: the steps
+// by series id and column name.
+func stepsFromRowsPerStep(t *testing.T, res *fbapi.Result) map[string]*converters.SeriesSteps {
+	t.Helper()
+	out := map[string]*converters.SeriesSteps{}
+	for _, row := range res.Rows {
+		ms, err := row[1].(json.Number).Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c, col := range res.Columns[2:] {
+			key := row[0].(json.Number).String() + " " + col.Name
+			s := out[key]
+			if s == nil {
+				s = &converters.SeriesSteps{Values: map[string][]*float64{}}
+				out[key] = s
+			}
+			s.Times = append(s.Times, time.UnixMilli(ms).UTC())
+			var v *float64
+			if n, ok := row[c+2].(json.Number); ok {
+				f, err := n.Float64()
+				if err != nil {
+					t.Fatal(err)
+				}
+				v = &f
+			}
+			s.Values[col.Name] = append(s.Values[col.Name], v)
+		}
+	}
+	return out
+}
+
+// fieldSteps is one number field of a series frame, on the frame's time
+// field, as steps.
+func fieldSteps(times, field *data.Field) *converters.SeriesSteps {
+	s := &converters.SeriesSteps{Values: map[string][]*float64{}}
+	for i := range times.Len() {
+		s.Times = append(s.Times, times.At(i).(time.Time).UTC())
+		s.Values[field.Name] = append(s.Values[field.Name], field.At(i).(*float64))
+	}
+	return s
+}
+
+func dumpSteps(m map[string]*converters.SeriesSteps) string {
+	b, _ := json.Marshal(m)
+	return string(b)
 }

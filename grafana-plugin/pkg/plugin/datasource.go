@@ -61,13 +61,14 @@ func (d *Datasource) Dispose() {}
 // the others.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	resp := backend.NewQueryDataResponse()
+	layout := layoutFor(req)
 	for _, q := range req.Queries {
-		resp.Responses[q.RefID] = d.query(ctx, q)
+		resp.Responses[q.RefID] = d.query(ctx, q, layout)
 	}
 	return resp, nil
 }
 
-func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, layout bandLayout) backend.DataResponse {
 	if d.settingsErr != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
 			"data source settings: "+d.settingsErr.Error())
@@ -80,7 +81,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	case query.TypeSQL:
 		return d.sqlQuery(ctx, dq, q)
 	case query.TypeMetrics:
-		return d.metricsQuery(ctx, dq, q)
+		return d.metricsQuery(ctx, dq, q, layout)
 	case query.TypeAnomalies:
 		return d.anomaliesQuery(ctx, dq, q)
 	case query.TypeAlerts:
@@ -88,7 +89,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	case query.TypeIncidents:
 		return d.incidentsQuery(ctx, dq, q)
 	case query.TypeIncident:
-		return d.incidentQuery(ctx, dq, q)
+		return d.incidentQuery(ctx, dq, q, layout)
 	case query.TypeLogPatterns:
 		return d.logPatternsQuery(ctx, dq, q)
 	case query.TypeLogs:

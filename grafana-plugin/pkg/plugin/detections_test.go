@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -67,13 +68,20 @@ func (f *fakeAPI) handler(t *testing.T) http.HandlerFunc {
 
 func runQuery(t *testing.T, api *fakeAPI, queryType, model string) backend.DataResponse {
 	t.Helper()
+	return runQueryWithHeaders(t, api, queryType, model, nil)
+}
+
+// runQueryWithHeaders runs one query in a request with these headers, as
+// Grafana's alerting and expressions mark theirs.
+func runQueryWithHeaders(t *testing.T, api *fakeAPI, queryType, model string, headers map[string]string) backend.DataResponse {
+	t.Helper()
 	srv := httptest.NewServer(api.handler(t))
 	defer srv.Close()
 	inst, err := NewDatasource(context.Background(), backend.DataSourceInstanceSettings{JSONData: []byte(`{"url":"` + srv.URL + `"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := inst.(*Datasource).QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{{
+	resp, err := inst.(*Datasource).QueryData(context.Background(), &backend.QueryDataRequest{Headers: headers, Queries: []backend.DataQuery{{
 		RefID: "A", QueryType: queryType, JSON: json.RawMessage(model), Interval: time.Minute, MaxDataPoints: 100,
 		TimeRange: backend.TimeRange{From: time.UnixMilli(0), To: time.UnixMilli(3_600_000)},
 	}}})
@@ -83,13 +91,13 @@ func runQuery(t *testing.T, api *fakeAPI, queryType, model string) backend.DataR
 	return resp.Responses["A"]
 }
 
-// bandAnswers are a metrics query's batched answers for series 1 and 2:
+// bandAnswers are a metrics query's per-series answers for series 1 and 2:
 // series 2 has no band, one band score is NULL.
 var bandAnswers = map[string]string{
-	"FROM samples_data FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Int64"},{"name":"value","type":"Float64"}],
-		"rows":[[1,60000,1],[1,120000,2],[2,60000,3]]}`,
-	"FROM bands FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Int64"},{"name":"expected","type":"Float64"},{"name":"lower","type":"Float64"},{"name":"upper","type":"Float64"},{"name":"score","type":"Float64"}],
-		"rows":[[1,60000,1,0.5,1.5,0.1],[1,120000,1,0.5,1.5,null]]}`,
+	"FROM samples_data FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Array(Int64)"},{"name":"value","type":"Array(Float64)"}],
+		"rows":[[1,[60000,120000],[1,2]],[2,[60000],[3]]]}`,
+	"FROM bands FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Array(Int64)"},{"name":"expected","type":"Array(Float64)"},{"name":"lower","type":"Array(Float64)"},{"name":"upper","type":"Array(Float64)"},{"name":"score","type":"Array(Float64)"}],
+		"rows":[[1,[60000,120000],[1,1],[0.5,0.5],[1.5,1.5],[0.1,null]]]}`,
 }
 
 func TestMetricsWithBand(t *testing.T) {
@@ -123,8 +131,9 @@ func TestMetricsArrowEqualsJSON(t *testing.T) {
 }
 
 func testMetricsWithBand(t *testing.T, api *fakeAPI) {
-	// One statement per batch of series for the values and one for the
-	// bands: each row names its series.
+	// One statement for the values of all series and one for their bands:
+	// each row is one series. For a panel, a series' band fields share one
+	// frame, on the band's steps.
 	r := runQuery(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`)
 	if r.Error != nil {
 		t.Fatal(r.Error)
@@ -132,56 +141,79 @@ func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 	var names []string
 	for _, f := range r.Frames {
 		names = append(names, f.Name)
-		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || len(f.Fields) != 2 {
-			t.Fatalf("frame %s: type %s, %d fields", f.Name, f.Meta.Type, len(f.Fields))
+		for _, field := range f.Fields[1:] {
+			names = append(names, "  "+field.Config.DisplayNameFromDS)
+		}
+		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || f.Fields[0].Name != "time" {
+			t.Fatalf("frame %s: type %s, fields %v", f.Name, f.Meta.Type, f.Fields)
 		}
 	}
-	want := `lat{service="checkout"}|lat{service="checkout"} expected|lat{service="checkout"} lower|lat{service="checkout"} upper|lat{service="checkout"} score|lat{service="cart"}`
+	want := `lat{service="checkout"}|  lat{service="checkout"}|lat{service="checkout"} band|  lat{service="checkout"} expected|  lat{service="checkout"} lower|  lat{service="checkout"} upper|  lat{service="checkout"} score|lat{service="cart"}|  lat{service="cart"}`
 	if strings.Join(names, "|") != want {
 		t.Fatalf("frames\n%s\nwant\n%s", strings.Join(names, "|"), want)
 	}
-	upper := r.Frames[3].Fields[1]
-	if upper.Len() != 2 || *upper.At(0).(*float64) != 1.5 || !r.Frames[3].Fields[0].At(1).(time.Time).Equal(time.UnixMilli(120000)) {
+	band := r.Frames[1]
+	upper := band.Fields[3]
+	if upper.Name != "upper" || upper.Len() != 2 || *upper.At(0).(*float64) != 1.5 || !band.Fields[0].At(1).(time.Time).Equal(time.UnixMilli(120000)) {
 		t.Fatalf("upper field: %v", upper)
 	}
-	if r.Frames[4].Fields[1].At(1).(*float64) != nil {
+	if band.Fields[4].At(1).(*float64) != nil {
 		t.Fatal("a null score must stay null")
+	}
+	if v := r.Frames[2].Fields[1]; v.Len() != 1 || *v.At(0).(*float64) != 3 {
+		t.Fatalf("cart's values: %v", v)
+	}
+
+	// For alerting and server-side expressions, which read one number
+	// field a frame: a frame per band field, with the same fields.
+	alert := runQueryWithHeaders(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`, map[string]string{backend.FromAlertHeaderName: "true"})
+	if alert.Error != nil {
+		t.Fatal(alert.Error)
+	}
+	var perField []string
+	for i, f := range alert.Frames {
+		perField = append(perField, f.Name)
+		if len(f.Fields) != 2 || f.Meta.Type != data.FrameTypeTimeSeriesMulti {
+			t.Fatalf("frame %s: type %s, %d fields", f.Name, f.Meta.Type, len(f.Fields))
+		}
+		if i >= 1 && i <= 4 && (!reflect.DeepEqual(f.Fields[0], band.Fields[0]) || !reflect.DeepEqual(f.Fields[1], band.Fields[i])) {
+			t.Fatalf("frame %s differs from the panel's band field %s", f.Name, band.Fields[i].Name)
+		}
+	}
+	wantPerField := `lat{service="checkout"}|lat{service="checkout"} expected|lat{service="checkout"} lower|lat{service="checkout"} upper|lat{service="checkout"} score|lat{service="cart"}`
+	if strings.Join(perField, "|") != wantPerField {
+		t.Fatalf("frames for alerting\n%s\nwant\n%s", strings.Join(perField, "|"), wantPerField)
 	}
 	if n := r.Frames[0].Meta.Notices; len(n) != 1 || !strings.Contains(n[0].Text, "1 of 2 series have no band") {
 		t.Fatalf("notices %v", n)
 	}
-	if v := r.Frames[5].Fields[1]; v.Len() != 1 || *v.At(0).(*float64) != 3 {
-		t.Fatalf("cart's values: %v", v)
-	}
-	if len(api.sqls) != 2 {
-		t.Fatalf("%d statements, want one for the values and one for the bands of both series", len(api.sqls))
+	if len(api.sqls) != 4 {
+		t.Fatalf("%d statements, want one for the values and one for the bands of both series, per query", len(api.sqls))
 	}
 	for _, sql := range api.sqls {
 		if !strings.Contains(sql, "series_id IN (1, 2)") || strings.Contains(sql, "$__") {
 			t.Fatalf("SQL %s", sql)
 		}
-		if strings.Contains(sql, "FROM bands") && (!strings.Contains(sql, "max(upper) AS upper") || !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)")) {
+		if strings.Contains(sql, "FROM bands") && (!strings.Contains(sql, "max(upper) AS step_upper") || !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)")) {
 			t.Fatalf("band SQL %s", sql)
 		}
-		if strings.Contains(sql, "FROM samples_data") && (!strings.Contains(sql, "max(value) AS value") || !strings.Contains(sql, "time < fromUnixTimestamp64Milli(3600000)")) {
+		if strings.Contains(sql, "FROM samples_data") && (!strings.Contains(sql, "max(value) AS step_value") || !strings.Contains(sql, "time < fromUnixTimestamp64Milli(3600000)")) {
 			t.Fatalf("values SQL %s", sql)
 		}
 	}
 }
 
-func TestBatches(t *testing.T) {
+func TestByMetric(t *testing.T) {
 	var series []firebreak.Series
 	for i := range 5 {
 		series = append(series, firebreak.Series{MetricName: []string{"a", "b"}[i%2]})
 	}
-	// 20,000 steps: two series a batch; metrics never mix.
-	got := batches(series, 20_000)
-	want := [][]int{{0, 2}, {1, 3}, {4}}
+	// One group per metric, in order of first appearance, whatever the
+	// number of series or steps.
+	got := byMetric(series)
+	want := [][]int{{0, 2, 4}, {1, 3}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("batches %v, want %v", got, want)
-	}
-	if got := batches(series, 100_000); len(got) != 5 {
-		t.Fatalf("over the budget: one series a batch, got %v", got)
+		t.Fatalf("byMetric %v, want %v", got, want)
 	}
 }
 

@@ -1,6 +1,9 @@
 package plugin
 
 import (
+	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +11,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/converters"
 	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/firebreak"
 	"github.com/firebreak-aiops/firebreak/grafana-plugin/pkg/query"
 )
@@ -46,8 +50,8 @@ func TestMetricsStep(t *testing.T) {
 func TestSeriesFrame(t *testing.T) {
 	s := firebreak.Series{SeriesID: "42", MetricName: "http_requests_total", Labels: map[string]string{"service": "checkout", "code": `5"xx`}}
 	one := 1.0
-	f := seriesFrame(s, []time.Time{time.Unix(60, 0)}, column{name: FieldValue, values: []*float64{&one}})
 	want := `http_requests_total{code="5\"xx", service="checkout"}`
+	f := seriesFrame(displayName(s), []time.Time{time.Unix(60, 0)}, seriesField(s, column{name: FieldValue, values: []*float64{&one}}))
 	if f.Name != want || f.Fields[1].Config.DisplayNameFromDS != want {
 		t.Fatalf("name %q, display %q; want %q", f.Name, f.Fields[1].Config.DisplayNameFromDS, want)
 	}
@@ -59,16 +63,92 @@ func TestSeriesFrame(t *testing.T) {
 	}
 
 	// A band column: named after the series, styled to draw the band.
-	u := seriesFrame(s, []time.Time{time.Unix(60, 0)}, column{name: FieldUpper, values: []*float64{&one}})
-	if u.Name != want+" upper" || u.Fields[1].Name != "upper" || u.Fields[1].Config.DisplayNameFromDS != want+" upper" ||
-		u.Fields[1].Config.Custom["fillBelowTo"] != want+" lower" || u.Fields[1].Labels["service"] != "checkout" {
-		t.Fatalf("upper frame %q: %+v", u.Name, u.Fields[1].Config)
+	u := seriesField(s, column{name: FieldUpper, values: []*float64{&one}})
+	if u.Name != "upper" || u.Config.DisplayNameFromDS != want+" upper" ||
+		u.Config.Custom["fillBelowTo"] != want+" lower" || u.Labels["service"] != "checkout" {
+		t.Fatalf("upper field: %+v", u.Config)
 	}
-	sc := seriesFrame(s, []time.Time{time.Unix(60, 0)}, column{name: FieldScore, values: []*float64{&one}})
-	if sc.Fields[1].Config.Unit != "percentunit" || *sc.Fields[1].Config.Max != 1 {
-		t.Fatalf("score config %+v", sc.Fields[1].Config)
+	sc := seriesField(s, column{name: FieldScore, values: []*float64{&one}})
+	if sc.Config.Unit != "percentunit" || *sc.Config.Max != 1 {
+		t.Fatalf("score config %+v", sc.Config)
 	}
 	if got := displayName(firebreak.Series{MetricName: "up"}); got != "up" {
 		t.Fatalf("displayName without labels = %q", got)
+	}
+}
+
+func TestLayoutFor(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		headers map[string]string
+		want    bandLayout
+	}{
+		{"a panel", nil, bandInOneFrame},
+		{"an alert rule", map[string]string{backend.FromAlertHeaderName: "true"}, bandFramePerField},
+		{"a server-side expression, forwarded", map[string]string{"http_X-Grafana-From-Expr": "true"}, bandFramePerField},
+		{"a server-side expression", map[string]string{"X-Grafana-From-Expr": "true"}, bandFramePerField},
+	} {
+		if got := layoutFor(&backend.QueryDataRequest{Headers: tt.headers}); got != tt.want {
+			t.Errorf("%s: layout %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkBandFrames measures what the SDK does with the band panel's
+// frames (100 series × 1,441 steps with their bands): encoding them in
+// the plugin (Frames.MarshalArrow) and decoding them on Grafana's side
+// (data.UnmarshalArrowFrames), for each band layout.
+//
+//	go test ./pkg/plugin -run '^$' -bench BandFrames -benchmem
+func BenchmarkBandFrames(b *testing.B) {
+	const nSeries, steps = 100, 1441
+	series := make([]firebreak.Series, nSeries)
+	values := make([]*converters.SeriesSteps, nSeries)
+	bands := make([]*converters.SeriesSteps, nSeries)
+	for k := range series {
+		series[k] = firebreak.Series{SeriesID: json.Number(strconv.Itoa(k)), MetricName: "fbbench_latency_seconds",
+			Labels: map[string]string{"idx": fmt.Sprintf("%03d", k), "service": "bench"}}
+		times := make([]time.Time, steps)
+		numbers := make([]float64, steps)
+		column := make([]*float64, steps)
+		for i := range steps {
+			times[i] = time.UnixMilli(int64(i) * 60_000).UTC()
+			numbers[i] = 0.2 + float64(i%11)/500
+			column[i] = &numbers[i]
+		}
+		values[k] = &converters.SeriesSteps{Times: times, Values: map[string][]*float64{FieldValue: column}}
+		bands[k] = &converters.SeriesSteps{Times: times, Values: map[string][]*float64{}}
+		for _, name := range query.BandColumns {
+			bands[k].Values[name] = column
+		}
+	}
+	for _, layout := range []struct {
+		name   string
+		layout bandLayout
+	}{{"band frame per field", bandFramePerField}, {"band in one frame", bandInOneFrame}} {
+		frames, _, err := seriesFrames(series, values, bands, layout.layout, func(int) string { return "" })
+		if err != nil {
+			b.Fatal(err)
+		}
+		encoded, err := frames.MarshalArrow()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(layout.name+"/encode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := frames.MarshalArrow(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(layout.name+"/decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := data.UnmarshalArrowFrames(encoded); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

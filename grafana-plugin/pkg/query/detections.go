@@ -150,11 +150,22 @@ var valueAggregations = map[string]string{
 }
 
 // SeriesValuesSQL selects several series of one metric per step in one
-// statement, as /api/v1/query_range does for one: id (the series id), t
-// (the step's start in Unix milliseconds, epoch-aligned), value; ordered
-// by series and step; points within [from, to). One statement for many
-// series saves a round trip per series, which dominates a panel of many
-// series.
+// statement, as /api/v1/query_range does for one, one row per series: id
+// (the series id), t (the steps' starts in Unix milliseconds,
+// epoch-aligned) and value, arrays aligned with each other; ordered by
+// series; points within [from, to). One row per series keeps any number of
+// series and steps within the API's row limit, so one statement reads the
+// table's granules once for all of them, where rows per step forced
+// batches of series that each read nearly every granule again.
+//
+// The steps come in the order rows reach groupArray, the hash
+// aggregation's, not time order: the reader orders them
+// (converters.StepsBySeries), which costs the plugin 2–4 ms CPU for the
+// bands of 100 series × 1,441 steps where arraySort of each column cost the
+// engine 10–27 ms (BENCHMARKS.md, "Grafana plugin"). The arrays of one row
+// stay aligned: they are gathered from the same rows in the same order.
+// The inner names (step_…) differ from the outer aliases, which ClickHouse
+// would otherwise read where the column is meant.
 func SeriesValuesSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time) (string, error) {
 	f, ok := valueAggregations[agg]
 	if !ok {
@@ -164,15 +175,20 @@ func SeriesValuesSQL(metric string, ids []string, step time.Duration, agg string
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf(`SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s AS value
-FROM samples_data FINAL
-WHERE metric_name = %[3]s AND series_id IN (%[4]s)
-  AND time >= fromUnixTimestamp64Milli(%[5]d) AND time < fromUnixTimestamp64Milli(%[6]d)
-GROUP BY series_id, t ORDER BY series_id, t`, stepMs, f, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+	return fmt.Sprintf(`SELECT id, groupArray(step_start) AS t, groupArray(step_value) AS value
+FROM (
+  SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS step_start, %[2]s AS step_value
+  FROM samples_data FINAL
+  WHERE metric_name = %[3]s AND series_id IN (%[4]s)
+    AND time >= fromUnixTimestamp64Milli(%[5]d) AND time < fromUnixTimestamp64Milli(%[6]d)
+  GROUP BY series_id, step_start
+)
+GROUP BY id ORDER BY id`, stepMs, f, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
 }
 
-// SeriesBandsSQL is BandsSQL for several series of one metric: id, t, then
-// BandColumns, ordered by series and step, within [from, to].
+// SeriesBandsSQL is BandsSQL for several series of one metric, shaped as
+// SeriesValuesSQL: id, t, then BandColumns, each an array aligned with t;
+// within [from, to].
 func SeriesBandsSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time) (string, error) {
 	f, ok := bandAggregations[agg]
 	if !ok {
@@ -182,12 +198,18 @@ func SeriesBandsSQL(metric string, ids []string, step time.Duration, agg string,
 	if err != nil {
 		return "", err
 	}
-	col := func(name string) string { return fmt.Sprintf(f, name) + " AS " + name }
-	return fmt.Sprintf(`SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s, %[3]s, %[4]s, max(score) AS score
-FROM bands FINAL
-WHERE metric_name = %[5]s AND series_id IN (%[6]s) AND learning = 0
-  AND time >= fromUnixTimestamp64Milli(%[7]d) AND time <= fromUnixTimestamp64Milli(%[8]d)
-GROUP BY series_id, t ORDER BY series_id, t`, stepMs, col("expected"), col("lower"), col("upper"), macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+	return fmt.Sprintf(`SELECT id, groupArray(step_start) AS t, groupArray(step_expected) AS expected, groupArray(step_lower) AS lower,
+  groupArray(step_upper) AS upper, groupArray(step_score) AS score
+FROM (
+  SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS step_start,
+    %[2]s AS step_expected, %[3]s AS step_lower, %[4]s AS step_upper, max(score) AS step_score
+  FROM bands FINAL
+  WHERE metric_name = %[5]s AND series_id IN (%[6]s) AND learning = 0
+    AND time >= fromUnixTimestamp64Milli(%[7]d) AND time <= fromUnixTimestamp64Milli(%[8]d)
+  GROUP BY series_id, step_start
+)
+GROUP BY id ORDER BY id`, stepMs, fmt.Sprintf(f, "expected"), fmt.Sprintf(f, "lower"), fmt.Sprintf(f, "upper"),
+		macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
 }
 
 // batchArgs checks the series ids (unsigned integers, formatted here) and

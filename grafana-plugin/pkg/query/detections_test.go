@@ -108,14 +108,17 @@ func TestSeriesSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"argMax(value, time) AS value", "metric_name = 'it\\'s'", "series_id IN (1, 18446744073709551615)",
-		"intDiv(toUnixTimestamp64Milli(time), 60000) * 60000 AS t", "time < fromUnixTimestamp64Milli(3600000)", "GROUP BY series_id, t ORDER BY series_id, t"} {
+	for _, want := range []string{"argMax(value, time) AS step_value", "metric_name = 'it\\'s'", "series_id IN (1, 18446744073709551615)",
+		"intDiv(toUnixTimestamp64Milli(time), 60000) * 60000 AS step_start", "time < fromUnixTimestamp64Milli(3600000)", "GROUP BY series_id, step_start",
+		// One row per series, its steps as arrays.
+		"SELECT id, groupArray(step_start) AS t, groupArray(step_value) AS value",
+		"GROUP BY id ORDER BY id"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("values SQL lacks %q:\n%s", want, v)
 		}
 	}
 	b, err := SeriesBandsSQL("m", []string{"7"}, time.Minute, "avg", from, to)
-	if err != nil || !strings.Contains(b, "avg(upper) AS upper") || !strings.Contains(b, "learning = 0") || !strings.Contains(b, "time <= fromUnixTimestamp64Milli(3600000)") {
+	if err != nil || !strings.Contains(b, "avg(upper) AS step_upper") || !strings.Contains(b, "groupArray(step_score) AS score") || !strings.Contains(b, "learning = 0") || !strings.Contains(b, "time <= fromUnixTimestamp64Milli(3600000)") {
 		t.Fatalf("bands SQL %v:\n%s", err, b)
 	}
 	for _, bad := range []struct {
