@@ -49,11 +49,17 @@ func cmdBenchAlertLatency(ctx context.Context, args []string) error {
 		return err
 	}
 	sender := workload.NewSender(*base + "/api/v1/write")
-	run := fmt.Sprintf("%d", time.Now().Unix()) // fresh series every run
+	// A service per series: the alerter pages once per service, so series
+	// of one service would join the first one's alert instead of paging.
+	// Fresh services every run: an alert of an earlier run may still be
+	// active in the Alertmanager.
+	run := time.Now().Unix()
+	service := func(i int) string { return fmt.Sprintf("bench-%d-%03d", run, i) }
 	series := func(i int) []prompb.Label {
-		return []prompb.Label{{Name: "__name__", Value: "bench_latency_seconds"}, {Name: "bench_run", Value: run},
-			{Name: "instance", Value: fmt.Sprintf("bench-%03d", i)}, {Name: "service", Value: "bench"}}
+		return []prompb.Label{{Name: "__name__", Value: "bench_latency_seconds"},
+			{Name: "instance", Value: fmt.Sprintf("bench-%03d", i)}, {Name: "service", Value: service(i)}}
 	}
+	normal := func(i, k int) float64 { return 0.1 + 0.002*float64((k+i)%7) }
 	// History: two hours every 15 s, ending now, so baselines exist.
 	now := time.Now().Truncate(time.Second)
 	req := &prompb.WriteRequest{}
@@ -61,7 +67,7 @@ func cmdBenchAlertLatency(ctx context.Context, args []string) error {
 		ts := prompb.TimeSeries{Labels: series(i)}
 		for k := 480; k > 0; k-- {
 			ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: now.Add(-time.Duration(k) * 15 * time.Second).UnixMilli(),
-				Value: 0.1 + 0.002*float64((k+i)%7)})
+				Value: normal(i, k)})
 		}
 		req.Timeseries = append(req.Timeseries, ts)
 	}
@@ -74,15 +80,25 @@ func cmdBenchAlertLatency(ctx context.Context, args []string) error {
 	var lat []time.Duration
 	missing := 0
 	for i := 0; i < *n; i++ {
-		inst := fmt.Sprintf("bench-%03d", i)
-		spike := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{Labels: series(i),
-			Samples: []prompb.Sample{{Timestamp: time.Now().UnixMilli(), Value: 5}}}}}
+		// Every series gets a point with each spike, as a scrape would
+		// send them: a series left without points is soon silent, and a
+		// silent source's anomalies do not page.
+		at := time.Now().UnixMilli()
+		spike := &prompb.WriteRequest{}
+		for j := 0; j < *n; j++ {
+			v := normal(j, 0)
+			if j == i {
+				v = 5
+			}
+			spike.Timeseries = append(spike.Timeseries, prompb.TimeSeries{Labels: series(j),
+				Samples: []prompb.Sample{{Timestamp: at, Value: v}}})
+		}
 		start := time.Now()
 		if err := sender.Send(ctx, spike); err != nil {
 			return err
 		}
 		for {
-			ok, err := alertVisible(ctx, *am, inst)
+			ok, err := alertVisible(ctx, *am, service(i))
 			if err != nil {
 				return err
 			}
@@ -111,9 +127,9 @@ func cmdBenchAlertLatency(ctx context.Context, args []string) error {
 	return nil
 }
 
-// alertVisible asks Alertmanager whether the anomaly alert of inst exists.
-func alertVisible(ctx context.Context, am, inst string) (bool, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(am, "/")+"/api/v2/alerts?filter=instance%3D%22"+inst+"%22", nil)
+// alertVisible asks Alertmanager whether the anomaly alert of service exists.
+func alertVisible(ctx context.Context, am, service string) (bool, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(am, "/")+"/api/v2/alerts?filter=service%3D%22"+service+"%22", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false, fmt.Errorf("ask Alertmanager: %w", err)
@@ -126,7 +142,7 @@ func alertVisible(ctx context.Context, am, inst string) (bool, error) {
 		return false, fmt.Errorf("Alertmanager answer: %w", err)
 	}
 	for _, a := range alerts {
-		if a.Labels["instance"] == inst && a.Labels["kind"] == "anomaly" && a.Labels["service"] == "bench" {
+		if a.Labels["service"] == service && a.Labels["kind"] == "anomaly" {
 			return true, nil
 		}
 	}

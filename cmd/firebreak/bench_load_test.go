@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/firebreak-aiops/firebreak/internal/testkit"
 )
 
 // TestLoadBenchmarks runs `firebreak bench ingest` and `firebreak bench
@@ -57,4 +61,36 @@ func TestLoadBenchmarks(t *testing.T) {
 			t.Logf("%s: %.0f %s acked in %.1f s, %.0f/s stored end to end", r.name, acked, r.unit, res["send_seconds"], verify["e2e_stored_samples_per_second"])
 		})
 	}
+}
+
+// TestAlertLatencyBenchmark runs `firebreak bench alert-latency` against a
+// firebreak paging a real Alertmanager: every spike must reach it, each
+// series as an alert of its own.
+func TestAlertLatencyBenchmark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts firebreak and Alertmanager")
+	}
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) // Alertmanager wants a receiver
+	defer hook.Close()
+	am := testkit.StartAlertmanager(t, hook.URL)
+	p := start(t, t.TempDir(), "", "", "--alertmanager-url", am)
+	args := []string{"bench", "alert-latency", "--url", p.base, "--alertmanager", am, "--series", "5", "--json"}
+	cmd := exec.Command(binPath, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("firebreak %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var res struct {
+		Series, Seen, Missing int
+		P99Ms                 float64 `json:"p99_ms"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("the JSON result: %v\n%s", err, out)
+	}
+	if res.Series != 5 || res.Seen != 5 || res.Missing != 0 || res.P99Ms <= 0 {
+		t.Fatalf("alert latency: %s\n%s", out, stderr.String())
+	}
+	t.Logf("5 spikes, alert in Alertmanager after p99 %.0f ms", res.P99Ms)
 }

@@ -148,7 +148,7 @@ func (a *Alerter) Run(ctx context.Context) error {
 		GroupTopics: []string{records.TopicAnomalies},
 		MinBytes:    1,
 		MaxBytes:    4 << 20,
-		MaxWait:     250 * time.Millisecond,
+		MaxWait:     bus.FetchWait,
 		// A new group starts at the oldest record: what is older than
 		// StaleAfter is recorded but never pages.
 		StartOffset:       kafka.FirstOffset,

@@ -28,6 +28,7 @@ import (
 
 	"github.com/firebreak-aiops/firebreak/detectors/incidents"
 	"github.com/firebreak-aiops/firebreak/detectors/topology"
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 )
 
@@ -180,7 +181,7 @@ func (c *Correlator) replayWindow(ctx context.Context, since time.Time) ([]input
 		if from < 0 || from >= end {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.cfg.Brokers, Topic: t, Partition: 0, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.cfg.Brokers, Topic: t, Partition: 0, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: bus.FetchWait})
 		if err := r.SetOffset(from); err != nil {
 			r.Close()
 			return nil, nil, err
@@ -203,7 +204,7 @@ func (c *Correlator) replayWindow(ctx context.Context, since time.Time) ([]input
 
 func (c *Correlator) follow(ctx context.Context, topic string, from int64, out chan<- input, errc chan<- error) {
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.cfg.Brokers, Topic: topic, Partition: 0, MinBytes: 1,
-		MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond, ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: time.Second})
+		MaxBytes: 8 << 20, MaxWait: bus.FetchWait, ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: time.Second})
 	defer r.Close()
 	if err := r.SetOffset(from); err != nil {
 		errc <- err

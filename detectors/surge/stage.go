@@ -87,7 +87,7 @@ func (s *Stage) partition(ctx context.Context, gen *kafka.Generation, id int) er
 		cp.Engine.FirstMs = time.Now().UnixMilli() // watching from now on
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Brokers, Topic: records.TopicSupport, Partition: id,
-		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond})
+		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: bus.FetchWait})
 	defer r.Close()
 	start := cp.Offset
 	if start < 0 {

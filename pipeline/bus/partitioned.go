@@ -118,7 +118,7 @@ func ReadToEnd(ctx context.Context, brokers []string, topic string, partition in
 		return nil
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: FetchWait})
 	defer r.Close()
 	if err := r.SetOffset(first); err != nil {
 		return err
@@ -137,6 +137,14 @@ func ReadToEnd(ctx context.Context, brokers []string, topic string, partition in
 	}
 }
 
+// FetchWait is how long a fetch waits at the broker for new records before
+// it comes back empty. Every reader asks for at least one byte, so records
+// arriving end the wait at once and it adds no latency; it only sets how
+// often an idle reader polls. firebreak runs a reader per partition and
+// stage, and each poll costs a request on both sides: at 100–250 ms an
+// idle firebreak spent ~150 ms of CPU a second polling (BENCHMARKS.md).
+const FetchWait = time.Second
+
 // PartitionReader reads one partition from offset (negative: its first
 // record), tuned for stages that own the partition and poll it with short
 // fetch deadlines. The caller closes it.
@@ -147,7 +155,7 @@ func PartitionReader(brokers []string, topic string, partition int, offset int64
 		Partition:      partition,
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
-		MaxWait:        200 * time.Millisecond,
+		MaxWait:        FetchWait,
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 	})

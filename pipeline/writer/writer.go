@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/firebreak-aiops/firebreak/pipeline/bus"
 	"github.com/firebreak-aiops/firebreak/pipeline/records"
 	"github.com/firebreak-aiops/firebreak/pipeline/store"
 )
@@ -272,7 +273,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		GroupTopics:           topics,
 		MinBytes:              1,
 		MaxBytes:              32 << 20,
-		MaxWait:               100 * time.Millisecond,
+		MaxWait:               bus.FetchWait,
 		ReadBatchTimeout:      2 * time.Second,
 		QueueCapacity:         1000,
 		CommitInterval:        0, // synchronous: commit only what was stored

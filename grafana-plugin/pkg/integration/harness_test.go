@@ -196,14 +196,25 @@ func TestBuiltPluginThroughHarness(t *testing.T) {
 		out := run(t, "query", "--query-type", "metrics", "--from", from, "--to", to, "--interval", "1m",
 			"--json", `{"refId":"A","selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"avg","step":"1m","withBand":true}`)
 		r := out.Results["A"]
-		if r.Error != "" || len(r.Frames) != 5 {
+		if r.Error != "" || len(r.Frames) != 2 {
 			t.Fatalf("bands: %+v", r)
 		}
-		for i, suffix := range []string{"", " expected", " lower", " upper", " score"} {
+		// A panel gets the series' values and its band in one more frame,
+		// four fields on the band's time field (metrics.go, bandInOneFrame).
+		const name = `fbtest_spiky_seconds{instance="p1", service="payments"}`
+		for i, want := range [][]string{{"value"}, {"expected", "lower", "upper", "score"}} {
 			f := r.Frames[i]
-			if f.Name != `fbtest_spiky_seconds{instance="p1", service="payments"}`+suffix || f.Meta == nil || f.Meta.Type != "timeseries-multi" ||
-				len(f.Fields) != 2 || f.Fields[1].Type != "*float64" || f.RowCount < 10 {
+			wantName := name
+			if i == 1 {
+				wantName += " band"
+			}
+			if f.Name != wantName || f.Meta == nil || f.Meta.Type != "timeseries-multi" || len(f.Fields) != 1+len(want) || f.RowCount < 10 {
 				t.Fatalf("frame %d: %s %+v %+v", i, f.Name, f.Meta, f.Fields)
+			}
+			for k, field := range want {
+				if got := f.Fields[k+1]; got.Name != field || got.Type != "*float64" || got.Labels["service"] != "payments" {
+					t.Fatalf("frame %s field %d: %+v, want %s", f.Name, k+1, got, field)
+				}
 			}
 		}
 	})
