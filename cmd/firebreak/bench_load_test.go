@@ -36,17 +36,8 @@ func TestLoadBenchmarks(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			args := append([]string{"bench"}, r.args...)
 			args = append(args, "--duration", "2s", "--concurrency", "2", "--verify-sql", p.base, "--verify-timeout", "2m", "--json")
-			cmd := exec.Command(binPath, args...)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("firebreak %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-			}
 			var res map[string]any
-			if err := json.Unmarshal(out, &res); err != nil {
-				t.Fatalf("the JSON result: %v\n%s", err, out)
-			}
+			out, stderr := runBench(t, &res, args...)
 			acked, _ := res["acked_"+r.unit].(float64)
 			verify, _ := res["verify"].(map[string]any)
 			if acked <= 0 || res["failed_"+r.unit] != 0.0 || res["acked_"+r.unit+"_per_second"].(float64) <= 0 || res["latency_p99_ms"] == nil || res["send_seconds"].(float64) < 1.5 {
@@ -55,8 +46,8 @@ func TestLoadBenchmarks(t *testing.T) {
 			if verify == nil || verify["caught_up"] != true || verify["stored_rows"] != acked || verify["distinct_rows"] != acked {
 				t.Fatalf("%s: %v %s acked, but verify says %v", r.table, acked, r.unit, verify)
 			}
-			if !strings.Contains(stderr.String(), "waiting up to 2m0s") {
-				t.Errorf("no progress line about the wait for the store:\n%s", stderr.String())
+			if !strings.Contains(stderr, "waiting up to 2m0s") {
+				t.Errorf("no progress line about the wait for the store:\n%s", stderr)
 			}
 			t.Logf("%s: %.0f %s acked in %.1f s, %.0f/s stored end to end", r.name, acked, r.unit, res["send_seconds"], verify["e2e_stored_samples_per_second"])
 		})
@@ -75,22 +66,31 @@ func TestAlertLatencyBenchmark(t *testing.T) {
 	am := testkit.StartAlertmanager(t, hook.URL)
 	p := start(t, t.TempDir(), "", "", "--alertmanager-url", am)
 	args := []string{"bench", "alert-latency", "--url", p.base, "--alertmanager", am, "--series", "5", "--json"}
-	cmd := exec.Command(binPath, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("firebreak %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
 	var res struct {
 		Series, Seen, Missing int
 		P99Ms                 float64 `json:"p99_ms"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("the JSON result: %v\n%s", err, out)
-	}
+	out, stderr := runBench(t, &res, args...)
 	if res.Series != 5 || res.Seen != 5 || res.Missing != 0 || res.P99Ms <= 0 {
-		t.Fatalf("alert latency: %s\n%s", out, stderr.String())
+		t.Fatalf("alert latency: %s\n%s", out, stderr)
 	}
 	t.Logf("5 spikes, alert in Alertmanager after p99 %.0f ms", res.P99Ms)
+}
+
+// runBench runs the built firebreak with args (a bench with --json) and
+// decodes its JSON result into res; it fails the test, with what the
+// command printed, if the command fails or its output is not that JSON.
+func runBench(t *testing.T, res any, args ...string) (stdout []byte, stderr string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("firebreak %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	if err := json.Unmarshal(out, res); err != nil {
+		t.Fatalf("the JSON result: %v\n%s", err, out)
+	}
+	return out, errOut.String()
 }
