@@ -27,8 +27,8 @@ import (
 // bands costs the backend: one metrics query with withBand over 24 hours
 // of 100 series at one-minute resolution (144,000 points and as many
 // bands, scored by the detector stage inside `firebreak run`), through the
-// SDK's gRPC path, at a one-minute step (1,440 points a series; 200
-// frames, a value frame and a band frame per series). It reports the p95
+// SDK's gRPC path, at a one-minute step (1,440 points a series; one wide
+// frame, a value and four band fields per series). It reports the p95
 // and median latency of the whole QueryData call, and the CPU time per
 // call of the firebreak process (read API and engine) and of the test
 // process (the plugin, and the SDK's encoding and decoding of the frames
@@ -59,11 +59,11 @@ func BenchmarkBandPanel24h(b *testing.B) {
 		if r.Error != nil {
 			b.Fatal(r.Error)
 		}
-		if len(r.Frames) != series*2 || len(r.Frames[1].Fields) != 5 {
-			b.Fatalf("%d frames, want %d (a value frame and a band frame of four fields per series)", len(r.Frames), series*2)
+		if len(r.Frames) != 1 || len(r.Frames[0].Fields) != 1+series*5 {
+			b.Fatalf("%d frames, want one wide frame of time and per series a value and four band fields", len(r.Frames))
 		}
-		if n := r.Frames[0].Fields[1].Len(); n < points-1 {
-			b.Fatalf("%d points in the first series, want %d", n, points)
+		if n := r.Frames[0].Rows(); n < points-1 {
+			b.Fatalf("%d steps, want %d", n, points)
 		}
 		return time.Since(t0)
 	}

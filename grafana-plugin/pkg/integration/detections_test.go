@@ -71,21 +71,24 @@ func TestGRPCBands(t *testing.T) {
 	)
 	frames := ok(t, resp, "band").Frames
 	series := `fbtest_spiky_seconds{instance="p1", service="payments"}`
-	// For a panel: the series' value frame, then one frame with its band's
-	// four fields on the band's steps.
+	// For a panel: one wide frame, the series' value then its band's four
+	// fields, on the steps of both.
+	if len(frames) != 1 || frames[0].Meta.Type != data.FrameTypeTimeSeriesWide || frames[0].Fields[0].Config.Interval != 60_000 {
+		t.Fatalf("%d frames, want one wide frame with the step as the time field's interval: %v", len(frames), frames)
+	}
 	var names []string
-	for _, f := range frames {
-		names = append(names, f.Name)
-		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || f.Fields[1].Labels["service"] != spikyService {
-			t.Fatalf("frame %s: type %s, fields %v", f.Name, f.Meta.Type, f.Fields)
+	for _, f := range frames[0].Fields[1:] {
+		names = append(names, f.Config.DisplayNameFromDS)
+		if f.Labels["service"] != spikyService {
+			t.Fatalf("field %s: labels %v", f.Name, f.Labels)
 		}
 	}
-	if want := []string{series, series + " band"}; strings.Join(names, "|") != strings.Join(want, "|") || len(frames[1].Fields) != 5 {
-		t.Fatalf("frames %q, want %q; band fields %v", names, want, frames[1].Fields)
+	if want := []string{series, series + " expected", series + " lower", series + " upper", series + " score"}; strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Fatalf("fields %q, want %q", names, want)
 	}
 	byName := fieldsByDisplayName(frames)
-	if got := len(ok(t, resp, "plain").Frames); got != 1 {
-		t.Fatalf("without the band: %d frames", got)
+	if plain := ok(t, resp, "plain").Frames; len(plain) != 1 || len(plain[0].Fields) != 2 {
+		t.Fatalf("without the band: %v, want one frame of time and value", plain)
 	}
 	upper := byName[series+" upper"][1]
 	if upper == nil || upper.Config.Custom["fillBelowTo"] != series+" lower" {
@@ -153,14 +156,25 @@ func TestGRPCBands(t *testing.T) {
 	failed(t, resp, "count", "a band has no count")
 }
 
-// fieldsByDisplayName are the frames' number fields, each with its frame's
-// time field, by the name Grafana displays: what a panel draws, whichever
-// frames they came in.
+// fieldsByDisplayName are the frames' number fields by the name Grafana
+// displays, each as its points: the steps where it has a value (a time
+// field) and those values, whichever frames and layout they came in. A
+// panel's wide frame and alerting's frame per field hold the same points.
 func fieldsByDisplayName(frames data.Frames) map[string][2]*data.Field {
 	out := map[string][2]*data.Field{}
 	for _, f := range frames {
 		for _, field := range f.Fields[1:] {
-			out[field.Config.DisplayNameFromDS] = [2]*data.Field{f.Fields[0], field}
+			var times []time.Time
+			var values []*float64
+			for i := range field.Len() {
+				if v := field.At(i).(*float64); v != nil {
+					times = append(times, f.Fields[0].At(i).(time.Time))
+					values = append(values, v)
+				}
+			}
+			points := data.NewField(field.Name, field.Labels, values)
+			points.Config = field.Config
+			out[field.Config.DisplayNameFromDS] = [2]*data.Field{data.NewField(f.Fields[0].Name, nil, times), points}
 		}
 	}
 	return out

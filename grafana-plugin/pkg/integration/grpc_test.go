@@ -241,37 +241,36 @@ func TestGRPCMetricsQuery(t *testing.T) {
 		dq("agg", "metrics", `{"selector":"fbtest_requests","aggregation":"median"}`),
 	)
 
+	// A panel gets one wide frame: time, then a value field per series.
 	frames := ok(t, resp, "avg").Frames
-	if len(frames) != 2 {
-		t.Fatalf("avg: %d frames, want 2 (instances a and b)", len(frames))
+	if len(frames) != 1 || len(frames[0].Fields) != 3 || frames[0].Meta.Type != data.FrameTypeTimeSeriesWide {
+		t.Fatalf("avg: %v, want one wide frame of time and instances a and b", frames)
 	}
 	want := map[string]float64{
 		`fbtest_requests{instance="a", service="checkout"}`: 10,
 		`fbtest_requests{instance="b", service="checkout"}`: 20,
 	}
-	for _, f := range frames {
-		w, found := want[f.Name]
+	times := frames[0].Fields[0]
+	if times.Name != "time" || times.Len() != 30 { // 120 points at 15 s fill 30 one-minute steps
+		t.Fatalf("time field %s: %d steps, want 30", times.Name, times.Len())
+	}
+	if got := times.At(1).(time.Time).Sub(times.At(0).(time.Time)); got != time.Minute {
+		t.Fatalf("step between points = %s", got)
+	}
+	for _, v := range frames[0].Fields[1:] {
+		name := v.Config.DisplayNameFromDS
+		w, found := want[name]
 		if !found {
-			t.Fatalf("unexpected frame %q", f.Name)
+			t.Fatalf("unexpected field %q", name)
 		}
-		if f.Meta.Type != data.FrameTypeTimeSeriesMulti {
-			t.Fatalf("frame type %s", f.Meta.Type)
-		}
-		v := fieldByName(t, f, plugin.FieldValue)
-		if v.Config == nil || v.Config.DisplayNameFromDS != f.Name || v.Labels["service"] != "checkout" || v.Labels["__name__"] != "fbtest_requests" {
-			t.Fatalf("value field config %+v labels %v", v.Config, v.Labels)
-		}
-		if v.Len() != 30 { // 120 points at 15 s fill 30 one-minute steps
-			t.Fatalf("%s: %d points, want 30", f.Name, v.Len())
+		delete(want, name)
+		if v.Name != plugin.FieldValue || v.Labels["service"] != "checkout" || v.Labels["__name__"] != "fbtest_requests" {
+			t.Fatalf("value field %s labels %v", v.Name, v.Labels)
 		}
 		for i := 0; i < v.Len(); i++ {
 			if x := v.At(i).(*float64); x == nil || *x != w {
-				t.Fatalf("%s point %d = %v, want %v", f.Name, i, x, w)
+				t.Fatalf("%s point %d = %v, want %v", name, i, x, w)
 			}
-		}
-		times := fieldByName(t, f, "time")
-		if got := times.At(1).(time.Time).Sub(times.At(0).(time.Time)); got != time.Minute {
-			t.Fatalf("step between points = %s", got)
 		}
 	}
 
@@ -297,8 +296,8 @@ func TestGRPCMetricsQuery(t *testing.T) {
 	}
 
 	many := ok(t, resp, "many").Frames
-	if len(many) != plugin.MaxSeries {
-		t.Fatalf("many: %d frames, want the cap %d", len(many), plugin.MaxSeries)
+	if len(many) != 1 || len(many[0].Fields) != 1+plugin.MaxSeries {
+		t.Fatalf("many: %d frames, want one of time and the cap of %d series", len(many), plugin.MaxSeries)
 	}
 	if len(many[0].Meta.Notices) != 1 || !strings.Contains(many[0].Meta.Notices[0].Text, "matches more than 100 series") {
 		t.Fatalf("many: notices %v", many[0].Meta.Notices)

@@ -173,21 +173,25 @@ func TestBuiltPluginThroughHarness(t *testing.T) {
 	t.Run("metrics", func(t *testing.T) {
 		out := run(t, "query", "--query-type", "metrics", "--from", from, "--to", to, "--interval", "1m",
 			"--json", `{"refId":"A","selector":"{__name__=\"fbtest_requests\", service=\"checkout\"}","aggregation":"max","step":"1m"}`)
+		// A panel gets one wide frame: time, then each series' values.
 		r := out.Results["A"]
-		if r.Error != "" || len(r.Frames) != 2 {
+		if r.Error != "" || len(r.Frames) != 1 {
 			t.Fatalf("metrics: %+v", r)
 		}
-		var names []string
-		for _, f := range r.Frames {
-			names = append(names, f.Name)
-			if len(f.Fields) != 2 || f.Fields[1].Name != "value" || f.Fields[1].Labels["service"] != "checkout" || f.RowCount != 30 {
-				t.Fatalf("metrics frame %s: %+v", f.Name, f.Fields)
+		f := r.Frames[0]
+		if f.Meta == nil || f.Meta.Type != "timeseries-wide" || f.RowCount != 30 || len(f.Fields) != 3 || f.Fields[0].Type != "time.Time" {
+			t.Fatalf("metrics frame: %+v %+v", f.Meta, f.Fields)
+		}
+		var instances []string
+		for _, field := range f.Fields[1:] {
+			instances = append(instances, field.Labels["instance"])
+			if field.Name != "value" || field.Type != "*float64" || field.Labels["service"] != "checkout" || field.Labels["__name__"] != "fbtest_requests" {
+				t.Fatalf("metrics field: %+v", field)
 			}
 		}
-		slices.Sort(names)
-		want := []string{`fbtest_requests{instance="a", service="checkout"}`, `fbtest_requests{instance="b", service="checkout"}`}
-		if !slices.Equal(names, want) {
-			t.Fatalf("metrics frames %q, want %q", names, want)
+		slices.Sort(instances)
+		if !slices.Equal(instances, []string{"a", "b"}) {
+			t.Fatalf("metrics fields of instances %q, want a and b", instances)
 		}
 	})
 
@@ -195,26 +199,23 @@ func TestBuiltPluginThroughHarness(t *testing.T) {
 		detections(t, e)
 		out := run(t, "query", "--query-type", "metrics", "--from", from, "--to", to, "--interval", "1m",
 			"--json", `{"refId":"A","selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"avg","step":"1m","withBand":true}`)
+		// A panel gets one wide frame: time, the series' values, then its
+		// band's four fields (metrics.go, layoutWide).
 		r := out.Results["A"]
-		if r.Error != "" || len(r.Frames) != 2 {
+		if r.Error != "" || len(r.Frames) != 1 {
 			t.Fatalf("bands: %+v", r)
 		}
-		// A panel gets the series' values and its band in one more frame,
-		// four fields on the band's time field (metrics.go, bandInOneFrame).
-		const name = `fbtest_spiky_seconds{instance="p1", service="payments"}`
-		for i, want := range [][]string{{"value"}, {"expected", "lower", "upper", "score"}} {
-			f := r.Frames[i]
-			wantName := name
-			if i == 1 {
-				wantName += " band"
-			}
-			if f.Name != wantName || f.Meta == nil || f.Meta.Type != "timeseries-multi" || len(f.Fields) != 1+len(want) || f.RowCount < 10 {
-				t.Fatalf("frame %d: %s %+v %+v", i, f.Name, f.Meta, f.Fields)
-			}
-			for k, field := range want {
-				if got := f.Fields[k+1]; got.Name != field || got.Type != "*float64" || got.Labels["service"] != "payments" {
-					t.Fatalf("frame %s field %d: %+v, want %s", f.Name, k+1, got, field)
-				}
+		f := r.Frames[0]
+		if f.Meta == nil || f.Meta.Type != "timeseries-wide" || f.RowCount < 10 || f.Fields[0].Type != "time.Time" {
+			t.Fatalf("bands frame: %+v %+v", f.Meta, f.Fields)
+		}
+		want := []string{"value", "expected", "lower", "upper", "score"}
+		if len(f.Fields) != 1+len(want) {
+			t.Fatalf("bands frame has %d fields, want time and %q", len(f.Fields), want)
+		}
+		for k, name := range want {
+			if got := f.Fields[k+1]; got.Name != name || got.Type != "*float64" || got.Labels["service"] != "payments" || got.Labels["instance"] != "p1" {
+				t.Fatalf("bands field %d: %+v, want %s", k+1, got, name)
 			}
 		}
 	})

@@ -253,13 +253,13 @@ func TestGRPCIncidentViews(t *testing.T) {
 	series := ok(t, resp, "series").Frames
 	name := `fbtest_spiky_seconds{instance="p1", service="payments"}`
 	var names []string
-	for _, f := range series {
-		names = append(names, f.Name)
+	for _, f := range series[0].Fields[1:] {
+		names = append(names, f.Config.DisplayNameFromDS)
 	}
-	if strings.Join(names, "|") != strings.Join([]string{name, name + " band"}, "|") {
-		t.Fatalf("series frames %q", names)
+	if len(series) != 1 || strings.Join(names, "|") != strings.Join([]string{name, name + " expected", name + " lower", name + " upper", name + " score"}, "|") {
+		t.Fatalf("%d series frames, fields %q; want one wide frame of the series and its band", len(series), names)
 	}
-	if u := fieldsByDisplayName(series)[name+" upper"][1]; u == nil || u.Config.Custom["fillBelowTo"] != name+" lower" {
+	if u := fieldsByDisplayName(series)[name+" upper"][1]; u == nil || u.Len() == 0 || u.Config.Custom["fillBelowTo"] != name+" lower" {
 		t.Fatalf("upper field %v", u)
 	}
 

@@ -95,9 +95,14 @@ func TestMetricsFramesEqualRowsPerStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := map[string]*converters.SeriesSteps{}
+		idOf := map[string]string{} // by the fields' labels
 		for _, f := range ok(t, resp, "A").Frames {
-			id := seriesIDOf(t, c, f.Fields[1].Labels)
 			for _, field := range f.Fields[1:] {
+				id, known := idOf[field.Labels.String()]
+				if !known {
+					id = seriesIDOf(t, c, field.Labels)
+					idOf[field.Labels.String()] = id
+				}
 				got[id+" "+field.Name] = fieldSteps(f.Fields[0], field)
 			}
 		}
@@ -187,11 +192,15 @@ func stepsFromRowsPerStep(t *testing.T, res *fbapi.Result) map[string]*converter
 	return out
 }
 
-// fieldSteps is one number field of a series frame, on the frame's time
-// field, as steps.
+// fieldSteps are a number field's steps: the times where it has a value
+// (a panel's wide frame holds every series' steps, null where a series has
+// none), and those values.
 func fieldSteps(times, field *data.Field) *converters.SeriesSteps {
 	s := &converters.SeriesSteps{Values: map[string][]*float64{}}
 	for i := range times.Len() {
+		if field.At(i).(*float64) == nil {
+			continue
+		}
 		s.Times = append(s.Times, times.At(i).(time.Time).UTC())
 		s.Values[field.Name] = append(s.Values[field.Name], field.At(i).(*float64))
 	}

@@ -68,7 +68,7 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 	return resp, nil
 }
 
-func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, layout bandLayout) backend.DataResponse {
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery, layout frameLayout) backend.DataResponse {
 	if d.settingsErr != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
 			"data source settings: "+d.settingsErr.Error())

@@ -132,36 +132,37 @@ func TestMetricsArrowEqualsJSON(t *testing.T) {
 
 func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 	// One statement for the values of all series and one for their bands:
-	// each row is one series. For a panel, a series' band fields share one
-	// frame, on the band's steps.
+	// each row is one series. A panel gets one wide frame: the steps of
+	// every series, then each series' value and band fields.
 	r := runQuery(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`)
 	if r.Error != nil {
 		t.Fatal(r.Error)
 	}
+	if len(r.Frames) != 1 {
+		t.Fatalf("%d frames, want one wide frame", len(r.Frames))
+	}
+	wide := r.Frames[0]
+	if wide.Meta.Type != data.FrameTypeTimeSeriesWide || wide.Fields[0].Name != "time" || wide.Fields[0].Len() != 2 ||
+		!wide.Fields[0].At(1).(time.Time).Equal(time.UnixMilli(120000)) {
+		t.Fatalf("frame: type %s, fields %v", wide.Meta.Type, wide.Fields)
+	}
 	var names []string
-	for _, f := range r.Frames {
-		names = append(names, f.Name)
-		for _, field := range f.Fields[1:] {
-			names = append(names, "  "+field.Config.DisplayNameFromDS)
-		}
-		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || f.Fields[0].Name != "time" {
-			t.Fatalf("frame %s: type %s, fields %v", f.Name, f.Meta.Type, f.Fields)
-		}
+	for _, field := range wide.Fields[1:] {
+		names = append(names, field.Config.DisplayNameFromDS)
 	}
-	want := `lat{service="checkout"}|  lat{service="checkout"}|lat{service="checkout"} band|  lat{service="checkout"} expected|  lat{service="checkout"} lower|  lat{service="checkout"} upper|  lat{service="checkout"} score|lat{service="cart"}|  lat{service="cart"}`
+	want := `lat{service="checkout"}|lat{service="checkout"} expected|lat{service="checkout"} lower|lat{service="checkout"} upper|lat{service="checkout"} score|lat{service="cart"}`
 	if strings.Join(names, "|") != want {
-		t.Fatalf("frames\n%s\nwant\n%s", strings.Join(names, "|"), want)
+		t.Fatalf("fields\n%s\nwant\n%s", strings.Join(names, "|"), want)
 	}
-	band := r.Frames[1]
-	upper := band.Fields[3]
-	if upper.Name != "upper" || upper.Len() != 2 || *upper.At(0).(*float64) != 1.5 || !band.Fields[0].At(1).(time.Time).Equal(time.UnixMilli(120000)) {
+	upper := wide.Fields[4]
+	if upper.Name != "upper" || upper.Len() != 2 || *upper.At(0).(*float64) != 1.5 {
 		t.Fatalf("upper field: %v", upper)
 	}
-	if band.Fields[4].At(1).(*float64) != nil {
+	if wide.Fields[5].At(1).(*float64) != nil {
 		t.Fatal("a null score must stay null")
 	}
-	if v := r.Frames[2].Fields[1]; v.Len() != 1 || *v.At(0).(*float64) != 3 {
-		t.Fatalf("cart's values: %v", v)
+	if v := wide.Fields[6]; *v.At(0).(*float64) != 3 || v.At(1).(*float64) != nil {
+		t.Fatalf("cart's values: %v, want 3 then null (cart has no second step)", v)
 	}
 
 	// For alerting and server-side expressions, which read one number
@@ -176,8 +177,8 @@ func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 		if len(f.Fields) != 2 || f.Meta.Type != data.FrameTypeTimeSeriesMulti {
 			t.Fatalf("frame %s: type %s, %d fields", f.Name, f.Meta.Type, len(f.Fields))
 		}
-		if i >= 1 && i <= 4 && (!reflect.DeepEqual(f.Fields[0], band.Fields[0]) || !reflect.DeepEqual(f.Fields[1], band.Fields[i])) {
-			t.Fatalf("frame %s differs from the panel's band field %s", f.Name, band.Fields[i].Name)
+		if i >= 1 && i <= 4 && (!reflect.DeepEqual(f.Fields[0], wide.Fields[0]) || !reflect.DeepEqual(f.Fields[1], wide.Fields[i+1])) {
+			t.Fatalf("frame %s differs from the panel's band field %s", f.Name, wide.Fields[i+1].Name)
 		}
 	}
 	wantPerField := `lat{service="checkout"}|lat{service="checkout"} expected|lat{service="checkout"} lower|lat{service="checkout"} upper|lat{service="checkout"} score|lat{service="cart"}`

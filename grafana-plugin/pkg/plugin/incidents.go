@@ -58,7 +58,7 @@ func incidentsParams(f firebreak.IncidentFilter) url.Values {
 // incidentQuery shows one incident: its timeline, its services' states,
 // root causes, key series or a summary. A missing incident fails this
 // query only.
-func (d *Datasource) incidentQuery(ctx context.Context, dq backend.DataQuery, q query.Query, layout bandLayout) backend.DataResponse {
+func (d *Datasource) incidentQuery(ctx context.Context, dq backend.DataQuery, q query.Query, layout frameLayout) backend.DataResponse {
 	if q.View == query.ViewSeries {
 		return d.incidentSeries(ctx, dq, q, layout)
 	}
@@ -99,7 +99,7 @@ func (d *Datasource) incidentError(err error, id string) backend.DataResponse {
 // incidentSeries draws the incident's key series over the window its
 // report uses, each with its band: the frames of a metrics query with
 // withBand, so a time series panel draws the band the same way.
-func (d *Datasource) incidentSeries(ctx context.Context, dq backend.DataQuery, q query.Query, layout bandLayout) backend.DataResponse {
+func (d *Datasource) incidentSeries(ctx context.Context, dq backend.DataQuery, q query.Query, layout frameLayout) backend.DataResponse {
 	keys, from, to, err := d.api.IncidentSeries(ctx, q.IncidentID, 0)
 	if err != nil {
 		return d.incidentError(err, q.IncidentID)
@@ -129,7 +129,7 @@ func (d *Datasource) incidentSeries(ctx context.Context, dq backend.DataQuery, q
 	if err != nil {
 		return d.apiError(err)
 	}
-	frames, _, err := seriesFrames(series, ranges, bands, layout, func(i int) string {
+	frames, _, err := seriesFrames(series, ranges, bands, step, layout, func(i int) string {
 		return fmt.Sprintf("GET /api/v1/query_range?series_id=%s&step=%s&agg=%s (key series %d of incident %s)", series[i].SeriesID, step, agg, i+1, q.IncidentID)
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,16 +30,16 @@ const (
 	rangeWorkers = 4
 )
 
-// FieldValue names a metrics frame's value field. Each frame is one series
-// on one time index, in Grafana's multi-frame time series format: one time
-// field and one number field, labelled with the series' labels.
+// FieldValue names a series' value field. A panel gets every series of a
+// metrics query in one frame (layoutWide); Grafana's alerting gets a frame
+// per series (layoutFramePerField). Either way the field is labelled with
+// the series' labels and displayed as the series.
 const FieldValue = "value"
 
 // Band fields: with withBand, each series gets one field per band column
 // (query.BandColumns), displayed as the series with the column's name
 // appended ("name{a="1"} upper"), so that panel overrides find them by
-// display name (fillBelowTo from "... upper" to "... lower"). How they are
-// framed depends on who asks (bandLayout).
+// display name (fillBelowTo from "... upper" to "... lower").
 const (
 	FieldExpected = "expected"
 	FieldLower    = "lower"
@@ -46,37 +47,41 @@ const (
 	FieldScore    = "score"
 )
 
-// bandLayout is how a series' band fields are framed.
-type bandLayout int
+// frameLayout is how a metrics answer's series and bands are framed.
+type frameLayout int
 
 const (
-	// bandInOneFrame puts the four band fields in one frame, on the time
-	// field they share (their steps are the same rows), beside the
-	// series' value frame. A time series panel joins frames on time, so it
-	// draws them exactly as four frames; but Grafana decodes two frames a
-	// series instead of five, in half the time (BenchmarkBandFrames: 100
-	// series × 1,441 steps, ~200 ms → ~100 ms).
-	bandInOneFrame bandLayout = iota
-	// bandFramePerField gives each band field its own frame, as the
-	// multi-frame time series format wants (one number field a frame):
-	// Grafana's alert rules, recording rules and server-side expressions
-	// read only the first number field of each frame.
-	bandFramePerField
+	// layoutWide is one frame for a panel: one time field, the steps of
+	// every series, then each series' value field and its band fields, null
+	// at a step the series (or its band) does not have. A time series panel
+	// draws it as it draws a frame per series, and Grafana decodes a
+	// quarter of the values a frame per series costs it (one time field
+	// instead of two a series; BenchmarkBandFrames: 100 series × 1,441
+	// steps with bands, ~72 → ~35 ms). The time field carries the step as
+	// its interval, so a step with no point is drawn as a gap, as Grafana
+	// draws Prometheus' missing steps.
+	layoutWide frameLayout = iota
+	// layoutFramePerField gives each series' value and each band field a
+	// frame of its own, as the multi-frame time series format wants (one
+	// number field a frame): Grafana's alert rules, recording rules and
+	// server-side expressions read only the first number field of each
+	// frame.
+	layoutFramePerField
 )
 
 // headerFromExpression marks a query that a server-side expression reads
 // (the frontend sets it; Grafana forwards it as a request header).
 const headerFromExpression = "X-Grafana-From-Expr"
 
-// layoutFor picks the band layout for a request: a frame per field when
+// layoutFor picks the frame layout for a request: a frame per field when
 // Grafana's alerting (which marks its requests FromAlert) or a server-side
-// expression reads the answer, one band frame a series for panels.
-func layoutFor(req *backend.QueryDataRequest) bandLayout {
+// expression reads the answer, one wide frame for panels.
+func layoutFor(req *backend.QueryDataRequest) frameLayout {
 	if req.Headers[backend.FromAlertHeaderName] == "true" || req.GetHTTPHeader(headerFromExpression) == "true" ||
 		req.Headers[headerFromExpression] == "true" {
-		return bandFramePerField
+		return layoutFramePerField
 	}
-	return bandInOneFrame
+	return layoutWide
 }
 
 // column is one value field of a series frame, aligned with its times.
@@ -88,7 +93,7 @@ type column struct {
 // metricsQuery resolves the selector to series, then fetches each series'
 // points aggregated per step: one frame per series, and its band framed as
 // layout says.
-func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q query.Query, layout bandLayout) backend.DataResponse {
+func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q query.Query, layout frameLayout) backend.DataResponse {
 	from, to := dq.TimeRange.From, dq.TimeRange.To
 	if !to.After(from) {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, "the time range is empty")
@@ -119,7 +124,7 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 	if err != nil {
 		return d.apiError(err)
 	}
-	frames, unbanded, err := seriesFrames(series, ranges, bands, layout, func(i int) string { return executed(q, step, series[i].SeriesID.String()) })
+	frames, unbanded, err := seriesFrames(series, ranges, bands, step, layout, func(i int) string { return executed(q, step, series[i].SeriesID.String()) })
 	if err != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, "reading Firebreak's values and bands: "+err.Error())
 	}
@@ -131,32 +136,129 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 	return backend.DataResponse{Frames: frames}
 }
 
-// seriesFrames are each series' value frame (its executed query from
-// executed(i)), followed by its band frames when bands is not nil, and how
-// many series have no band.
-func seriesFrames(series []firebreak.Series, values, bands []*converters.SeriesSteps, layout bandLayout, executed func(i int) string) (data.Frames, int, error) {
-	frames := make(data.Frames, 0, len(values))
+// seriesFrames frames each series' values and, when bands is not nil, its
+// band, as layout says (each series' executed query from executed(i)), and
+// counts the series without a band.
+func seriesFrames(series []firebreak.Series, values, bands []*converters.SeriesSteps, step time.Duration, layout frameLayout,
+	executed func(i int) string) (data.Frames, int, error) {
 	unbanded := 0
 	for i, v := range values {
 		if len(v.Values[FieldValue]) != len(v.Times) {
 			return nil, 0, fmt.Errorf("the values answer has no %s column", FieldValue)
 		}
-		frame := seriesFrame(displayName(series[i]), v.Times, seriesField(series[i], column{name: FieldValue, values: v.Values[FieldValue]}))
-		frame.Meta.ExecutedQueryString = executed(i)
-		frames = append(frames, frame)
 		if bands == nil {
 			continue
 		}
-		bandFrames, err := bandFrames(series[i], bands[i], layout)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(bandFrames) == 0 {
+		if len(bands[i].Times) == 0 {
 			unbanded++
 		}
-		frames = append(frames, bandFrames...)
+		for _, name := range query.BandColumns {
+			if len(bands[i].Values[name]) != len(bands[i].Times) {
+				return nil, 0, fmt.Errorf("the band answer has no %s column", name)
+			}
+		}
+	}
+	if layout == layoutWide {
+		return data.Frames{wideFrame(series, values, bands, step, executed)}, unbanded, nil
+	}
+	frames := make(data.Frames, 0, len(values))
+	for i, v := range values {
+		frame := seriesFrame(displayName(series[i]), v.Times, step, seriesField(series[i], column{name: FieldValue, values: v.Values[FieldValue]}))
+		frame.Meta.ExecutedQueryString = executed(i)
+		frames = append(frames, frame)
+		if bands == nil || len(bands[i].Times) == 0 {
+			continue
+		}
+		for _, name := range query.BandColumns {
+			f := seriesField(series[i], column{name: name, values: bands[i].Values[name]})
+			frames = append(frames, seriesFrame(f.Config.DisplayNameFromDS, bands[i].Times, step, f))
+		}
 	}
 	return frames, unbanded, nil
+}
+
+// wideFrame is layoutWide's frame: the steps of every series and band on
+// one time field, then per series its value field and, when bands is not
+// nil, its band fields. Series almost always share their steps, so a
+// field takes its column as it is and only a series missing steps gets a
+// column with nulls.
+func wideFrame(series []firebreak.Series, values, bands []*converters.SeriesSteps, step time.Duration, executed func(i int) string) *data.Frame {
+	steps := make([]*converters.SeriesSteps, 0, 2*len(values))
+	steps = append(steps, values...)
+	if bands != nil {
+		steps = append(steps, bands...)
+	}
+	times := unionTimes(steps)
+	fields := make([]*data.Field, 1, 1+len(values)*(1+len(query.BandColumns)))
+	fields[0] = timeField(times, step)
+	lines := make([]string, len(values))
+	for i, v := range values {
+		lines[i] = executed(i)
+		fields = append(fields, seriesField(series[i], column{name: FieldValue, values: onTimes(times, v.Times, v.Values[FieldValue])}))
+		if bands == nil || len(bands[i].Times) == 0 {
+			continue
+		}
+		for _, name := range query.BandColumns {
+			fields = append(fields, seriesField(series[i], column{name: name, values: onTimes(times, bands[i].Times, bands[i].Values[name])}))
+		}
+	}
+	frame := data.NewFrame("", fields...)
+	frame.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesWide, TypeVersion: data.FrameTypeVersion{0, 1},
+		ExecutedQueryString: strings.Join(lines, "\n")}
+	return frame
+}
+
+// unionTimes is every time of any of steps, in order, once. Each steps'
+// times are in order; most are the same as the first's, and those cost one
+// comparison a time.
+func unionTimes(steps []*converters.SeriesSteps) []time.Time {
+	var union []time.Time
+	for _, s := range steps {
+		switch {
+		case len(s.Times) == 0 || slices.Equal(s.Times, union):
+		case union == nil:
+			union = s.Times
+		default:
+			merged := make([]time.Time, 0, max(len(union), len(s.Times)))
+			i, j := 0, 0
+			for i < len(union) || j < len(s.Times) {
+				switch {
+				case j == len(s.Times) || i < len(union) && union[i].Before(s.Times[j]):
+					merged = append(merged, union[i])
+					i++
+				case i == len(union) || s.Times[j].Before(union[i]):
+					merged = append(merged, s.Times[j])
+					j++
+				default:
+					merged = append(merged, union[i])
+					i, j = i+1, j+1
+				}
+			}
+			union = merged
+		}
+	}
+	if union == nil {
+		return []time.Time{}
+	}
+	return union
+}
+
+// onTimes places a column aligned with its times onto times (a superset,
+// in order): the column itself when the times are the same, else a copy
+// with nil where it has no value.
+func onTimes(times, own []time.Time, values []*float64) []*float64 {
+	if slices.Equal(times, own) {
+		return values
+	}
+	out := make([]*float64, len(times))
+	j := 0
+	for i, t := range times {
+		if j < len(own) && own[j].Equal(t) {
+			out[i] = values[j]
+			j++
+		}
+	}
+	return out
 }
 
 // byMetric groups the series by metric name, in order of first
@@ -281,31 +383,6 @@ feed:
 	return ctx.Err()
 }
 
-// bandFrames are one series' band, from its SeriesBandsSQL steps, framed
-// as layout says: none when the detector has not scored the series in the
-// range.
-func bandFrames(s firebreak.Series, steps *converters.SeriesSteps, layout bandLayout) (data.Frames, error) {
-	if len(steps.Times) == 0 {
-		return nil, nil
-	}
-	fields := make([]*data.Field, 0, len(query.BandColumns))
-	for _, name := range query.BandColumns {
-		values, ok := steps.Values[name]
-		if !ok {
-			return nil, fmt.Errorf("the band answer has no %s column", name)
-		}
-		fields = append(fields, seriesField(s, column{name: name, values: values}))
-	}
-	if layout == bandInOneFrame {
-		return data.Frames{seriesFrame(displayName(s)+" band", steps.Times, fields...)}, nil
-	}
-	frames := make(data.Frames, len(fields))
-	for i, f := range fields {
-		frames[i] = seriesFrame(f.Config.DisplayNameFromDS, steps.Times, f)
-	}
-	return frames, nil
-}
-
 // metricsStep is the query's step, or the panel interval; either way at
 // least the range over the API's point limit.
 func metricsStep(dq backend.DataQuery, q query.Query) (time.Duration, error) {
@@ -323,10 +400,19 @@ func metricsStep(dq backend.DataQuery, q query.Query) (time.Duration, error) {
 
 // seriesFrame is a frame of a multi-frame time series: a time field and
 // the series' fields on it.
-func seriesFrame(name string, times []time.Time, fields ...*data.Field) *data.Frame {
-	frame := data.NewFrame(name, append([]*data.Field{data.NewField("time", nil, times)}, fields...)...)
+func seriesFrame(name string, times []time.Time, step time.Duration, fields ...*data.Field) *data.Frame {
+	frame := data.NewFrame(name, append([]*data.Field{timeField(times, step)}, fields...)...)
 	frame.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 	return frame
+}
+
+// timeField is the steps' time field. Its interval is the step: Grafana
+// draws a gap where a step has no point, as for Prometheus' missing steps,
+// rather than a line across a collector that stopped.
+func timeField(times []time.Time, step time.Duration) *data.Field {
+	f := data.NewField("time", nil, times)
+	f.Config = &data.FieldConfig{Interval: float64(step.Milliseconds())}
+	return f
 }
 
 // seriesField is a series' values or one of its band columns, labelled

@@ -3,6 +3,7 @@ package plugin
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,7 +52,7 @@ func TestSeriesFrame(t *testing.T) {
 	s := firebreak.Series{SeriesID: "42", MetricName: "http_requests_total", Labels: map[string]string{"service": "checkout", "code": `5"xx`}}
 	one := 1.0
 	want := `http_requests_total{code="5\"xx", service="checkout"}`
-	f := seriesFrame(displayName(s), []time.Time{time.Unix(60, 0)}, seriesField(s, column{name: FieldValue, values: []*float64{&one}}))
+	f := seriesFrame(displayName(s), []time.Time{time.Unix(60, 0)}, time.Minute, seriesField(s, column{name: FieldValue, values: []*float64{&one}}))
 	if f.Name != want || f.Fields[1].Config.DisplayNameFromDS != want {
 		t.Fatalf("name %q, display %q; want %q", f.Name, f.Fields[1].Config.DisplayNameFromDS, want)
 	}
@@ -77,16 +78,119 @@ func TestSeriesFrame(t *testing.T) {
 	}
 }
 
+// TestWideFrame: a panel's frame holds every step of any series or band
+// once, each series' fields null where it has no step, and the same
+// fields, steps and values as the frame-per-field layout Grafana's
+// alerting gets.
+func TestWideFrame(t *testing.T) {
+	at := func(minutes ...int) []time.Time {
+		out := make([]time.Time, len(minutes))
+		for i, m := range minutes {
+			out[i] = time.Unix(int64(m)*60, 0).UTC()
+		}
+		return out
+	}
+	nums := func(vs ...float64) []*float64 {
+		out := make([]*float64, len(vs))
+		for i := range vs {
+			if !math.IsNaN(vs[i]) {
+				out[i] = &vs[i]
+			}
+		}
+		return out
+	}
+	band := func(times []time.Time, vs ...float64) *converters.SeriesSteps {
+		s := &converters.SeriesSteps{Times: times, Values: map[string][]*float64{}}
+		for _, name := range query.BandColumns {
+			s.Values[name] = nums(vs...)
+		}
+		return s
+	}
+	series := []firebreak.Series{
+		{SeriesID: "1", MetricName: "m", Labels: map[string]string{"i": "a"}},
+		{SeriesID: "2", MetricName: "m", Labels: map[string]string{"i": "b"}},
+		{SeriesID: "3", MetricName: "m", Labels: map[string]string{"i": "c"}},
+	}
+	values := []*converters.SeriesSteps{
+		{Times: at(0, 1, 2, 3), Values: map[string][]*float64{FieldValue: nums(1, 2, math.NaN(), 4)}},
+		{Times: at(0, 2, 4), Values: map[string][]*float64{FieldValue: nums(10, 20, 40)}}, // misses steps 1 and 3, has 4
+		{Times: at(0, 1, 2, 3), Values: map[string][]*float64{FieldValue: nums(5, 6, 7, 8)}},
+	}
+	bands := []*converters.SeriesSteps{
+		band(at(2, 3), 0.5, 0.6), // learned after two steps
+		band(at(0, 2, 4), 1, 2, 3),
+		{}, // not scored yet
+	}
+	frames, unbanded, err := seriesFrames(series, values, bands, time.Minute, layoutWide, func(i int) string { return "series " + series[i].SeriesID.String() })
+	if err != nil || len(frames) != 1 || unbanded != 1 {
+		t.Fatalf("%d frames, %d unbanded, %v; want one frame, one series without a band", len(frames), unbanded, err)
+	}
+	wide := frames[0]
+	if wide.Meta.Type != data.FrameTypeTimeSeriesWide || wide.Meta.ExecutedQueryString != "series 1\nseries 2\nseries 3" {
+		t.Fatalf("meta %+v", wide.Meta)
+	}
+	if got := wide.Fields[0].Config.Interval; got != 60_000 {
+		t.Fatalf("time field interval %v ms, want the step", got)
+	}
+	times := wide.Fields[0]
+	if times.Len() != 5 || times.At(0).(time.Time).Unix() != 0 || times.At(4).(time.Time).Unix() != 240 {
+		t.Fatalf("times %v, want minutes 0 to 4 once each", times)
+	}
+	// time, a value and a band of four; b value and a band; c value.
+	if len(wide.Fields) != 1+5+5+1 {
+		t.Fatalf("%d fields", len(wide.Fields))
+	}
+	render := func(f *data.Field) string {
+		var parts []string
+		for i := range f.Len() {
+			if v := f.At(i).(*float64); v != nil {
+				parts = append(parts, strconv.FormatFloat(*v, 'g', -1, 64))
+			} else {
+				parts = append(parts, "null")
+			}
+		}
+		return f.Config.DisplayNameFromDS + ": " + strings.Join(parts, " ")
+	}
+	var got []string
+	for _, f := range wide.Fields[1:] {
+		got = append(got, render(f))
+	}
+	want := []string{
+		`m{i="a"}: 1 2 null 4 null`, `m{i="a"} expected: null null 0.5 0.6 null`, `m{i="a"} lower: null null 0.5 0.6 null`,
+		`m{i="a"} upper: null null 0.5 0.6 null`, `m{i="a"} score: null null 0.5 0.6 null`,
+		`m{i="b"}: 10 null 20 null 40`, `m{i="b"} expected: 1 null 2 null 3`, `m{i="b"} lower: 1 null 2 null 3`,
+		`m{i="b"} upper: 1 null 2 null 3`, `m{i="b"} score: 1 null 2 null 3`,
+		`m{i="c"}: 5 6 7 8 null`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("wide fields\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Alerting's layout: the same fields, a frame each, on the series' own steps.
+	perField, _, err := seriesFrames(series, values, bands, time.Minute, layoutFramePerField, func(i int) string { return "" })
+	if err != nil || len(perField) != 3+4+4 {
+		t.Fatalf("%d frames, %v", len(perField), err)
+	}
+	for k, f := range perField {
+		if len(f.Fields) != 2 || f.Meta.Type != data.FrameTypeTimeSeriesMulti || f.Fields[1].Config.DisplayNameFromDS != wide.Fields[k+1].Config.DisplayNameFromDS {
+			t.Fatalf("frame %d: %v", k, f.Fields)
+		}
+	}
+	if render(perField[6].Fields[1]) != `m{i="b"} expected: 1 2 3` {
+		t.Fatalf("alerting band field %s", render(perField[6].Fields[1]))
+	}
+}
+
 func TestLayoutFor(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		headers map[string]string
-		want    bandLayout
+		want    frameLayout
 	}{
-		{"a panel", nil, bandInOneFrame},
-		{"an alert rule", map[string]string{backend.FromAlertHeaderName: "true"}, bandFramePerField},
-		{"a server-side expression, forwarded", map[string]string{"http_X-Grafana-From-Expr": "true"}, bandFramePerField},
-		{"a server-side expression", map[string]string{"X-Grafana-From-Expr": "true"}, bandFramePerField},
+		{"a panel", nil, layoutWide},
+		{"an alert rule", map[string]string{backend.FromAlertHeaderName: "true"}, layoutFramePerField},
+		{"a server-side expression, forwarded", map[string]string{"http_X-Grafana-From-Expr": "true"}, layoutFramePerField},
+		{"a server-side expression", map[string]string{"X-Grafana-From-Expr": "true"}, layoutFramePerField},
 	} {
 		if got := layoutFor(&backend.QueryDataRequest{Headers: tt.headers}); got != tt.want {
 			t.Errorf("%s: layout %d, want %d", tt.name, got, tt.want)
@@ -124,9 +228,9 @@ func BenchmarkBandFrames(b *testing.B) {
 	}
 	for _, layout := range []struct {
 		name   string
-		layout bandLayout
-	}{{"band frame per field", bandFramePerField}, {"band in one frame", bandInOneFrame}} {
-		frames, _, err := seriesFrames(series, values, bands, layout.layout, func(int) string { return "" })
+		layout frameLayout
+	}{{"frame per field", layoutFramePerField}, {"wide", layoutWide}} {
+		frames, _, err := seriesFrames(series, values, bands, time.Minute, layout.layout, func(int) string { return "" })
 		if err != nil {
 			b.Fatal(err)
 		}
