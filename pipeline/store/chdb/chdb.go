@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,13 +40,18 @@ type Config struct {
 }
 
 // Store is an open embedded engine. Its methods are safe for concurrent
-// use; statements on one connection run one at a time.
+// use; statements on one connection run one at a time, so writes run one
+// at a time and read-only statements up to len(readers) at once.
 type Store struct {
 	dir    string
 	limits store.Limits
 	writer *conn
-	reader *conn
-	enc    rowEncoder // guarded by the writer connection's lock
+	// readers are the read-only connections. A panel sends several
+	// statements at once (a band panel its values and its bands, a wall
+	// screen a dozen panels); on one connection they waited for each other.
+	readers []*conn
+	idle    chan *conn // the readers not running a statement
+	enc     rowEncoder // guarded by the writer connection's lock
 
 	closeOnce sync.Once
 }
@@ -133,13 +139,19 @@ func Open(cfg Config) (*Store, error) {
 	if s.writer, err = connect("writer", dir); err != nil {
 		return nil, err
 	}
-	if s.reader, err = connect("reader", dir); err != nil {
-		s.writer.close()
-		return nil, err
+	n := min(max(runtime.NumCPU(), 2), maxReaders)
+	s.idle = make(chan *conn, n)
+	for i := range n {
+		c, err := connect(fmt.Sprintf("reader %d", i+1), dir)
+		if err != nil {
+			s.closeConns()
+			return nil, err
+		}
+		s.readers = append(s.readers, c)
+		s.idle <- c
 	}
 	if err := s.configure(); err != nil {
-		s.reader.close()
-		s.writer.close()
+		s.closeConns()
 		return nil, err
 	}
 	engine.dir = dir
@@ -176,12 +188,37 @@ func (s *Store) configure() error {
 	limits := fmt.Sprintf("max_result_rows = %d, result_overflow_mode = 'throw', "+
 		"max_execution_time = %s, timeout_overflow_mode = 'throw', max_memory_usage = %d",
 		l.MaxResultRows, strconv.FormatFloat(l.MaxExecutionSecs, 'f', -1, 64), l.MaxMemoryBytes)
-	for _, q := range []string{"SET " + outputSettings + ", " + limits, "SET readonly = 1"} {
-		if err := s.exec(ctx, s.reader, q); err != nil {
-			return fmt.Errorf("chdb: configure read-only connection: %w", err)
+	for _, c := range s.readers {
+		for _, q := range []string{"SET " + outputSettings + ", " + limits, "SET readonly = 1"} {
+			if err := s.exec(ctx, c, q); err != nil {
+				return fmt.Errorf("chdb: configure read-only connection: %w", err)
+			}
 		}
 	}
 	return nil
+}
+
+// maxReaders caps the read-only connections: one a core, at most this many.
+const maxReaders = 8
+
+// takeReader waits for an idle read-only connection and locks it.
+func (s *Store) takeReader(ctx context.Context) (*conn, error) {
+	select {
+	case c := <-s.idle:
+		if err := c.lock(ctx); err != nil {
+			s.idle <- c
+			return nil, err
+		}
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// giveBack unlocks a reader from takeReader and makes it idle again.
+func (s *Store) giveBack(c *conn) {
+	c.unlock()
+	s.idle <- c
 }
 
 func (c *conn) lock(ctx context.Context) error {
@@ -209,22 +246,26 @@ func (c *conn) close() {
 	}
 }
 
-// Close closes both connections, after waiting for running statements.
+// Close closes the connections, after waiting for running statements.
 // Closing the last store of the process stops the engine; Open may then
 // start it again, on any directory.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.writer.sem <- struct{}{}
-		s.reader.sem <- struct{}{}
-		s.reader.close()
-		s.writer.close()
-		<-s.reader.sem
-		<-s.writer.sem
+		s.closeConns()
 		engine.mu.Lock()
 		engine.refs--
 		engine.mu.Unlock()
 	})
 	return nil
+}
+
+// closeConns closes each connection once its running statement ends.
+func (s *Store) closeConns() {
+	for _, c := range append([]*conn{s.writer}, s.readers...) {
+		c.sem <- struct{}{}
+		c.close()
+		<-c.sem
+	}
 }
 
 // Kind reports "chdb".
@@ -250,22 +291,26 @@ func (s *Store) exec(_ context.Context, c *conn, sql string) error {
 }
 
 // Query runs one statement and decodes its whole result. With opts.ReadOnly
-// it runs on the read-only connection under the store's Limits. ctx bounds
-// the wait for the connection; a statement, once started, runs to its end
-// (read-only ones are bounded by Limits.MaxExecutionSecs).
+// it runs on one of the read-only connections under the store's Limits.
+// ctx bounds the wait for the connection; a statement, once started, runs
+// to its end (read-only ones are bounded by Limits.MaxExecutionSecs).
 func (s *Store) Query(ctx context.Context, sql string, opts store.QueryOptions) (*store.Result, error) {
-	c := s.writer
+	var c *conn
 	if opts.ReadOnly {
-		c = s.reader
-	}
-	if err := c.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer c.unlock()
-	if opts.ReadOnly {
+		var err error
+		if c, err = s.takeReader(ctx); err != nil {
+			return nil, err
+		}
+		defer s.giveBack(c)
 		if err := c.vet(sql); err != nil {
 			return nil, err
 		}
+	} else {
+		c = s.writer
+		if err := c.lock(ctx); err != nil {
+			return nil, err
+		}
+		defer c.unlock()
 	}
 	res, err := c.query(sql, resultFormat)
 	if err != nil {
@@ -281,11 +326,11 @@ var _ store.ArrowQuerier = (*Store)(nil)
 // returns the engine's ArrowStream output, copied out of the engine's
 // buffer before the connection is released.
 func (s *Store) QueryArrow(ctx context.Context, sql string) ([]byte, error) {
-	c := s.reader
-	if err := c.lock(ctx); err != nil {
+	c, err := s.takeReader(ctx)
+	if err != nil {
 		return nil, err
 	}
-	defer c.unlock()
+	defer s.giveBack(c)
 	if err := c.vet(sql); err != nil {
 		return nil, err
 	}

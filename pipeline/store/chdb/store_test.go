@@ -409,6 +409,32 @@ func TestReaderNotBlockedByWriter(t *testing.T) {
 	t.Logf("writer busy %s, 5 read-only queries meanwhile %s", w.Round(time.Millisecond), readers.Round(time.Microsecond))
 }
 
+// TestReadersRunAtOnce: read-only statements sent at once run at once, one
+// a reader, instead of waiting for each other on one connection.
+func TestReadersRunAtOnce(t *testing.T) {
+	needEngine(t)
+	n := len(testStore.readers)
+	if n < 2 {
+		t.Fatalf("%d read-only connections, want at least 2", n)
+	}
+	const each = 600 * time.Millisecond
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mustQuery(t, testStore, "SELECT sleep(0.6)", true)
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if took >= time.Duration(n)*each*3/4 {
+		t.Fatalf("%d read-only statements of %s each took %s together: they ran one after another", n, each, took)
+	}
+	t.Logf("%d read-only statements of %s each, sent at once: %s", n, each, took.Round(time.Millisecond))
+}
+
 func TestConcurrentUse(t *testing.T) {
 	needEngine(t)
 	mustExec(t, "CREATE TABLE conc (g UInt32, v Float64) ENGINE = MergeTree ORDER BY g")
@@ -443,10 +469,15 @@ func TestContextCancelled(t *testing.T) {
 	needEngine(t)
 	c, cancel := context.WithCancel(ctx)
 	cancel()
-	// Hold the reader so the query has to wait for it.
-	testStore.reader.sem <- struct{}{}
+	// Hold every reader so the query has to wait for one.
+	var held []*conn
+	for range testStore.readers {
+		held = append(held, <-testStore.idle)
+	}
 	_, err := testStore.Query(c, "SELECT 1", store.QueryOptions{ReadOnly: true})
-	<-testStore.reader.sem
+	for _, r := range held {
+		testStore.idle <- r
+	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
