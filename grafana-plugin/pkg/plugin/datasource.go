@@ -37,6 +37,8 @@ type Datasource struct {
 	settings    settings.Settings
 	api         *firebreak.Client
 	resources   backend.CallResourceHandler
+	// dense is which metrics' points are too many to read per step (metrics.go).
+	dense denseSteps
 }
 
 // NewDatasource is the SDK's instance factory: called when a data source is

@@ -91,12 +91,20 @@ func runQueryWithHeaders(t *testing.T, api *fakeAPI, queryType, model string, he
 	return resp.Responses["A"]
 }
 
-// bandAnswers are a metrics query's per-series answers for series 1 and 2:
-// series 2 has no band, one band score is NULL.
+// bandAnswers are a metrics query's answers for series 1 and 2. The
+// points statements come first: series 1's values are all there (out of
+// order), series 2 has more values than the statement reads (n = 3, one
+// point), so the values of series 2 alone are asked again aggregated per
+// step; series 1's band also has more points than read, so its band is
+// asked per step (one score NULL), and series 2 has no band.
 var bandAnswers = map[string]string{
-	"FROM samples_data FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Array(Int64)"},{"name":"value","type":"Array(Float64)"}],
-		"rows":[[1,[60000,120000],[1,2]],[2,[60000],[3]]]}`,
-	"FROM bands FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Array(Int64)"},{"name":"expected","type":"Array(Float64)"},{"name":"lower","type":"Array(Float64)"},{"name":"upper","type":"Array(Float64)"},{"name":"score","type":"Array(Float64)"}],
+	"(value) AS value\nFROM samples_data FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"n","type":"UInt64"},{"name":"t","type":"Array(Int64)"},{"name":"value","type":"Array(Float64)"}],
+		"rows":[[1,2,[120000,60000],[2,1]],[2,3,[60000],[3]]]}`,
+	"AS step_value": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Array(Int64)"},{"name":"value","type":"Array(Float64)"}],
+		"rows":[[2,[60000],[3]]]}`,
+	"(score) AS score\nFROM bands FINAL": `{"columns":[{"name":"id","type":"UInt64"},{"name":"n","type":"UInt64"},{"name":"t","type":"Array(Int64)"},{"name":"expected","type":"Array(Float64)"},{"name":"lower","type":"Array(Float64)"},{"name":"upper","type":"Array(Float64)"},{"name":"score","type":"Array(Float64)"}],
+		"rows":[[1,3,[60000,120000],[1,1],[0.5,0.5],[1.5,1.5],[0.1,0.1]]]}`,
+	"AS step_score": `{"columns":[{"name":"id","type":"UInt64"},{"name":"t","type":"Array(Int64)"},{"name":"expected","type":"Array(Float64)"},{"name":"lower","type":"Array(Float64)"},{"name":"upper","type":"Array(Float64)"},{"name":"score","type":"Array(Float64)"}],
 		"rows":[[1,[60000,120000],[1,1],[0.5,0.5],[1.5,1.5],[0.1,null]]]}`,
 }
 
@@ -188,19 +196,72 @@ func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 	if n := r.Frames[0].Meta.Notices; len(n) != 1 || !strings.Contains(n[0].Text, "1 of 2 series have no band") {
 		t.Fatalf("notices %v", n)
 	}
-	if len(api.sqls) != 4 {
-		t.Fatalf("%d statements, want one for the values and one for the bands of both series, per query", len(api.sqls))
+	// Per query: the points of both series' values and bands, then per
+	// step the values of series 2 and the band of series 1.
+	if len(api.sqls) != 8 {
+		t.Fatalf("%d statements, want four per query", len(api.sqls))
 	}
 	for _, sql := range api.sqls {
-		if !strings.Contains(sql, "series_id IN (1, 2)") || strings.Contains(sql, "$__") {
+		if strings.Contains(sql, "$__") {
 			t.Fatalf("SQL %s", sql)
 		}
-		if strings.Contains(sql, "FROM bands") && (!strings.Contains(sql, "max(upper) AS step_upper") || !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)")) {
-			t.Fatalf("band SQL %s", sql)
+		values, points := strings.Contains(sql, "FROM samples_data"), strings.Contains(sql, "count() AS n")
+		switch {
+		case points && !strings.Contains(sql, "series_id IN (1, 2)"),
+			values && !points && (!strings.Contains(sql, "series_id IN (2)") || !strings.Contains(sql, "max(value) AS step_value")),
+			!values && !points && (!strings.Contains(sql, "series_id IN (1)") || !strings.Contains(sql, "max(upper) AS step_upper")):
+			t.Fatalf("SQL %s", sql)
 		}
-		if strings.Contains(sql, "FROM samples_data") && (!strings.Contains(sql, "max(value) AS step_value") || !strings.Contains(sql, "time < fromUnixTimestamp64Milli(3600000)")) {
-			t.Fatalf("values SQL %s", sql)
+		if values && !strings.Contains(sql, "time < fromUnixTimestamp64Milli(3600000)") || !values && !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)") {
+			t.Fatalf("time bounds of %s", sql)
 		}
+	}
+}
+
+// TestDenseMetricsGoToTheEngine: once a metric's series had more points
+// than a points statement reads at a step, that step and longer ones are
+// aggregated by the engine at once; shorter ones still read points.
+func TestDenseMetricsGoToTheEngine(t *testing.T) {
+	var d denseSteps
+	if !d.pointsFit("lat", time.Minute) {
+		t.Fatal("an unknown metric must try its points")
+	}
+	d.overflowed("lat", 5*time.Minute)
+	d.overflowed("lat", 10*time.Minute)
+	for step, want := range map[time.Duration]bool{time.Minute: true, 5 * time.Minute: false, time.Hour: false} {
+		if got := d.pointsFit("lat", step); got != want {
+			t.Errorf("step %s: points fit %v, want %v", step, got, want)
+		}
+	}
+	if !d.pointsFit("other", time.Hour) {
+		t.Fatal("another metric is not dense")
+	}
+
+	// Through a query: the second query on the same instance sends series 2's
+	// values to the engine... and series 1's too, since the metric is dense.
+	api := &fakeAPI{sql: bandAnswers}
+	srv := httptest.NewServer(api.handler(t))
+	defer srv.Close()
+	inst, err := NewDatasource(context.Background(), backend.DataSourceInstanceSettings{JSONData: []byte(`{"url":"` + srv.URL + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := inst.(*Datasource)
+	q := backend.DataQuery{RefID: "A", QueryType: "metrics", JSON: json.RawMessage(`{"selector":"lat","aggregation":"max","step":"1m"}`),
+		TimeRange: backend.TimeRange{From: time.UnixMilli(0), To: time.UnixMilli(3_600_000)}}
+	if _, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(api.sqls); n != 2 || !strings.Contains(api.sqls[0], "count() AS n") {
+		t.Fatalf("first query: %d statements %q, want the points, then series 2 per step", n, api.sqls)
+	}
+	if ds.dense.pointsFit("lat", time.Minute) {
+		t.Fatal("lat overflowed at 1m: it must go to the engine at 1m")
+	}
+	api.sqls = nil
+	ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+	if n := len(api.sqls); n != 1 || strings.Contains(api.sqls[0], "count() AS n") || !strings.Contains(api.sqls[0], "series_id IN (1, 2)") {
+		t.Fatalf("second query: %q, want one per-step statement for both series", api.sqls)
 	}
 }
 

@@ -279,54 +279,94 @@ func byMetric(series []firebreak.Series) [][]int {
 	return out
 }
 
-// fetchSteps gets every series' values per step (query.SeriesValuesSQL)
-// and, when withBand, its band per step (query.SeriesBandsSQL), in series
-// order: one statement per table and metric name, all at once (a few at a
-// time). A series without rows gets no steps; bands is nil without
-// withBand. Values cover [from, to), bands [from, to], as /api/v1/query_range
-// and the band panel always have.
+// fetchSteps gets every series' values per step and, when withBand, its
+// band per step, in series order: one statement per table and metric name,
+// all at once (a few at a time). A series without rows gets no steps; bands
+// is nil without withBand. Values cover [from, to), bands [from, to], as
+// /api/v1/query_range and the band panel always have.
+//
+// Each statement first reads the series' stored points (query.SeriesPointsSQL,
+// query.SeriesBandPointsSQL) and aggregates them per step here: for the
+// engine that is about half the work of aggregating per step itself
+// (BENCHMARKS.md, "Grafana plugin"). A series with more than pointsPerStep
+// points a step on average is asked for again, aggregated by the engine
+// (query.SeriesValuesSQL, query.SeriesBandsSQL), which ships fewer values;
+// the metric is then remembered as that dense at that step (d.dense), and
+// its next queries at that step or longer go to the engine at once.
 func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, from, to time.Time, step time.Duration,
 	agg string, withBand bool) (values, bands []*converters.SeriesSteps, err error) {
 	type statement struct {
-		group []int
-		out   []*converters.SeriesSteps
-		sql   func(metric string, ids []string) (string, error)
+		group      []int
+		out        []*converters.SeriesSteps
+		points     func(metric string, ids []string, maxPoints int) (string, error)
+		fromPoints func(t *firebreak.Table, step time.Duration, agg string) (map[string]*converters.SeriesSteps, []string, error)
+		perStep    func(metric string, ids []string) (string, error)
 	}
 	values = make([]*converters.SeriesSteps, len(series))
 	valuesSQL := func(metric string, ids []string) (string, error) {
 		return query.SeriesValuesSQL(metric, ids, step, agg, from, to)
 	}
+	valuePoints := func(metric string, ids []string, maxPoints int) (string, error) {
+		return query.SeriesPointsSQL(metric, ids, from, to, maxPoints)
+	}
 	bandsSQL := func(metric string, ids []string) (string, error) {
 		return query.SeriesBandsSQL(metric, ids, step, agg, from, to)
+	}
+	bandPoints := func(metric string, ids []string, maxPoints int) (string, error) {
+		return query.SeriesBandPointsSQL(metric, ids, from, to, maxPoints)
 	}
 	if withBand {
 		bands = make([]*converters.SeriesSteps, len(series))
 	}
 	var statements []statement
 	for _, group := range byMetric(series) {
-		statements = append(statements, statement{group, values, valuesSQL})
+		statements = append(statements, statement{group, values, valuePoints, converters.ValueStepsFromPoints, valuesSQL})
 		if withBand {
-			statements = append(statements, statement{group, bands, bandsSQL})
+			statements = append(statements, statement{group, bands, bandPoints, converters.BandStepsFromPoints, bandsSQL})
 		}
 	}
+	maxPoints := pointsPerStep * (int(to.Sub(from)/step) + 2)
 	err = each(ctx, len(statements), func(ctx context.Context, k int) error {
 		st := statements[k]
+		metric := series[st.group[0]].MetricName
 		ids := make([]string, len(st.group))
 		for j, i := range st.group {
 			ids[j] = series[i].SeriesID.String()
 		}
-		sql, err := st.sql(series[st.group[0]].MetricName, ids)
-		if err != nil {
-			return err
+		bySeries := map[string]*converters.SeriesSteps{}
+		rest := ids
+		if d.dense.pointsFit(metric, step) {
+			sql, err := st.points(metric, ids, maxPoints)
+			if err != nil {
+				return err
+			}
+			if bySeries, rest, err = d.readSteps(ctx, sql, func(t *firebreak.Table) (map[string]*converters.SeriesSteps, []string, error) {
+				return st.fromPoints(t, step, agg)
+			}); err != nil {
+				return err
+			}
+			if len(rest) > 0 {
+				d.dense.overflowed(metric, step)
+			}
 		}
-		table, err := d.api.SQLTable(ctx, sql)
-		if err != nil {
-			return err
-		}
-		defer table.Release()
-		bySeries, err := converters.StepsBySeries(table)
-		if err != nil {
-			return err
+		if len(rest) > 0 {
+			sql, err := st.perStep(metric, rest)
+			if err != nil {
+				return err
+			}
+			aggregated, _, err := d.readSteps(ctx, sql, func(t *firebreak.Table) (map[string]*converters.SeriesSteps, []string, error) {
+				m, err := converters.StepsBySeries(t)
+				return m, nil, err
+			})
+			if err != nil {
+				return err
+			}
+			for id, steps := range aggregated {
+				if _, dup := bySeries[id]; dup {
+					return fmt.Errorf("the answer names series %s twice", id)
+				}
+				bySeries[id] = steps
+			}
 		}
 		for j, i := range st.group {
 			st.out[i] = bySeries[ids[j]]
@@ -344,6 +384,52 @@ func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, 
 		return nil, nil, err
 	}
 	return values, bands, nil
+}
+
+// pointsPerStep is how many stored points a step may hold on average for a
+// series' points to be read and aggregated here rather than by the engine:
+// at most that many times the steps' values cross the API.
+const pointsPerStep = 2
+
+// readSteps runs one statement through the API and reads its answer.
+func (d *Datasource) readSteps(ctx context.Context, sql string,
+	read func(t *firebreak.Table) (map[string]*converters.SeriesSteps, []string, error)) (map[string]*converters.SeriesSteps, []string, error) {
+	table, err := d.api.SQLTable(ctx, sql)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer table.Release()
+	return read(table)
+}
+
+// denseSteps remembers, per metric, the shortest step at which a series had
+// more points than a points statement reads. A longer step holds more
+// points, so at that step and longer the engine aggregates at once instead
+// of reading points only to ask again.
+type denseSteps struct {
+	mu       sync.Mutex
+	shortest map[string]time.Duration
+}
+
+// maxDenseMetrics bounds what denseSteps remembers; past it, it starts over.
+const maxDenseMetrics = 10_000
+
+func (s *denseSteps) pointsFit(metric string, step time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	shortest, dense := s.shortest[metric]
+	return !dense || step < shortest
+}
+
+func (s *denseSteps) overflowed(metric string, step time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shortest == nil || len(s.shortest) >= maxDenseMetrics {
+		s.shortest = map[string]time.Duration{}
+	}
+	if shortest, dense := s.shortest[metric]; !dense || step < shortest {
+		s.shortest[metric] = step
+	}
 }
 
 // each calls fn for 0..n-1, rangeWorkers at a time; the first error

@@ -232,3 +232,59 @@ func batchArgs(ids []string, step time.Duration) (string, int64, error) {
 	}
 	return strings.Join(parts, ", "), stepMs, nil
 }
+
+// SeriesPointsSQL selects several series' points of one metric as they are
+// stored, for the plugin to aggregate per step itself
+// (converters.ValueStepsFromPoints): one row per series, id, n (its points
+// within [from, to), as SeriesValuesSQL bounds them), t (the points' times
+// in Unix milliseconds) and value, the arrays holding at most maxPoints
+// points each, in any order. Without SeriesValuesSQL's inner GROUP BY
+// series and step (a hash aggregation over every point), the engine's
+// part of the band panel's values costs about half (BENCHMARKS.md,
+// "Grafana plugin"); the same statement serves every step and aggregation.
+//
+// groupArray(maxPoints) keeps the first points it is handed of a series
+// with more: each array's prefix, and ClickHouse does not document that
+// separate groupArray calls cut the same rows. So a series' arrays are
+// only read when n <= maxPoints, all of its points, aligned as any
+// groupArray calls over the same rows are (SeriesValuesSQL relies on the
+// same); the converter reports the others, for SeriesValuesSQL to
+// aggregate.
+func SeriesPointsSQL(metric string, ids []string, from, to time.Time, maxPoints int) (string, error) {
+	in, err := pointsArgs(ids, maxPoints)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`SELECT series_id AS id, count() AS n, groupArray(%[1]d)(toUnixTimestamp64Milli(time)) AS t, groupArray(%[1]d)(value) AS value
+FROM samples_data FINAL
+WHERE metric_name = %[2]s AND series_id IN (%[3]s)
+  AND time >= fromUnixTimestamp64Milli(%[4]d) AND time < fromUnixTimestamp64Milli(%[5]d)
+GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+}
+
+// SeriesBandPointsSQL is SeriesPointsSQL for the bands (as SeriesBandsSQL
+// reads them: scored points, not learning ones, within [from, to]): id, n,
+// t, then BandColumns, at most maxPoints each; for
+// converters.BandStepsFromPoints.
+func SeriesBandPointsSQL(metric string, ids []string, from, to time.Time, maxPoints int) (string, error) {
+	in, err := pointsArgs(ids, maxPoints)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`SELECT series_id AS id, count() AS n, groupArray(%[1]d)(toUnixTimestamp64Milli(time)) AS t,
+  groupArray(%[1]d)(expected) AS expected, groupArray(%[1]d)(lower) AS lower, groupArray(%[1]d)(upper) AS upper, groupArray(%[1]d)(score) AS score
+FROM bands FINAL
+WHERE metric_name = %[2]s AND series_id IN (%[3]s) AND learning = 0
+  AND time >= fromUnixTimestamp64Milli(%[4]d) AND time <= fromUnixTimestamp64Milli(%[5]d)
+GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+}
+
+// pointsArgs checks the series ids as batchArgs does, and the points'
+// limit.
+func pointsArgs(ids []string, maxPoints int) (string, error) {
+	if maxPoints < 1 {
+		return "", fmt.Errorf("at most %d points a series is not a limit: it must be at least 1", maxPoints)
+	}
+	in, _, err := batchArgs(ids, time.Millisecond)
+	return in, err
+}
