@@ -117,7 +117,10 @@ export enum GroupBy {
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /** Default and most rows of the new query types (pkg/query). */
-export const LIMITS: Record<'incidents' | 'patterns' | 'patternRates' | 'logs' | 'samples', { def: number; max: number }> = {
+export const LIMITS: Record<
+  'incidents' | 'patterns' | 'patternRates' | 'logs' | 'samples',
+  { def: number; max: number }
+> = {
   incidents: { def: 100, max: 10000 },
   patterns: { def: 100, max: 1000 },
   patternRates: { def: 10, max: 1000 },
@@ -199,6 +202,8 @@ export interface FirebreakOptions extends DataSourceJsonData {
   url?: string;
   /** Limit of each call to the API, in seconds (default 30). */
   timeoutSeconds?: number;
+  /** How long metrics steps already read are reused, in seconds (default 300, 0 = off). */
+  stepCacheSeconds?: number;
 }
 
 /** secureJsonData: only ever sent to the backend. */

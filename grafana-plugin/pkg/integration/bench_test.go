@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -35,6 +36,12 @@ import (
 // on both sides of gRPC): on a shared machine these move less with the
 // load than the latency does.
 //
+// Two cases: "cold", a data source without the step cache (what a panel
+// costs when first opened, or with stepCacheSeconds 0), every call the same
+// range; and "refresh", a wall screen's panel refreshed every 10 s: each
+// call's range 10 s later than the last, the step cache on (the default),
+// after one call that fills it.
+//
 //	go test ./pkg/integration -run '^$' -bench BandPanel24h -benchtime 20x
 func BenchmarkBandPanel24h(b *testing.B) {
 	e := firebreak(b)
@@ -45,48 +52,67 @@ func BenchmarkBandPanel24h(b *testing.B) {
 	if err := e.seedBench(series, points, start); err != nil {
 		b.Fatal(err)
 	}
-	q := dq("band", "metrics", `{"selector":"{__name__=\"fbbench_latency_seconds\"}","aggregation":"avg","step":"1m","withBand":true}`)
-	q.TimeRange = backend.TimeRange{From: start, To: end.Add(time.Minute)}
-	q.Interval, q.MaxDataPoints = time.Minute, 1500
-	req := &backend.QueryDataRequest{PluginContext: pluginContext("firebreak", e.settingsJSON(), nil), Queries: []backend.DataQuery{q}}
-	run := func() time.Duration {
-		t0 := time.Now()
-		resp, err := c.QueryData(context.Background(), req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		r := resp.Responses["band"]
-		if r.Error != nil {
-			b.Fatal(r.Error)
-		}
-		if len(r.Frames) != 1 || len(r.Frames[0].Fields) != 1+series*5 {
-			b.Fatalf("%d frames, want one wide frame of time and per series a value and four band fields", len(r.Frames))
-		}
-		if n := r.Frames[0].Rows(); n < points-1 {
-			b.Fatalf("%d steps, want %d", n, points)
-		}
-		return time.Since(t0)
+	noCache, err := json.Marshal(map[string]any{"url": e.base, "timeoutSeconds": 20, "stepCacheSeconds": 0})
+	if err != nil {
+		b.Fatal(err)
 	}
-	run() // warm the engine's caches and the plugin instance
-	// firebreak works in the background too (the detector, the engine's
-	// merges after the seeding): its CPU time while idle, per second, is
-	// part of firebreak-cpu-ms/op in proportion to the calls' wall time.
-	idle0 := processCPU(b, e.pid)
-	time.Sleep(2 * time.Second)
-	idle := float64((processCPU(b, e.pid) - idle0).Microseconds()) / 1000 / 2
-	lat := make([]time.Duration, 0, b.N)
-	firebreakCPU0, selfCPU0 := processCPU(b, e.pid), selfCPU(b)
-	b.ResetTimer()
-	for range b.N {
-		lat = append(lat, run())
+	for _, tc := range []struct {
+		name    string
+		pc      backend.PluginContext
+		refresh time.Duration // how much later each call's range is
+	}{
+		{"cold", pluginContext("firebreak-bench-cold", noCache, nil), 0},
+		{"refresh", pluginContext("firebreak-bench-refresh", e.settingsJSON(), nil), 10 * time.Second},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			q := dq("band", "metrics", `{"selector":"{__name__=\"fbbench_latency_seconds\"}","aggregation":"avg","step":"1m","withBand":true}`)
+			q.Interval, q.MaxDataPoints = time.Minute, 1500
+			calls := 0
+			run := func() time.Duration {
+				shift := time.Duration(calls) * tc.refresh
+				calls++
+				q.TimeRange = backend.TimeRange{From: start.Add(shift), To: end.Add(time.Minute + shift)}
+				req := &backend.QueryDataRequest{PluginContext: tc.pc, Queries: []backend.DataQuery{q}}
+				t0 := time.Now()
+				resp, err := c.QueryData(context.Background(), req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				took := time.Since(t0)
+				r := resp.Responses["band"]
+				if r.Error != nil {
+					b.Fatal(r.Error)
+				}
+				if len(r.Frames) != 1 || len(r.Frames[0].Fields) != 1+series*5 {
+					b.Fatalf("%d frames, want one wide frame of time and per series a value and four band fields", len(r.Frames))
+				}
+				if n := r.Frames[0].Rows(); n < points-1-calls/6 {
+					b.Fatalf("%d steps, want %d", n, points)
+				}
+				return took
+			}
+			run() // warm the engine's caches and the plugin instance (and fill the step cache)
+			// firebreak works in the background too (the detector, the engine's
+			// merges after the seeding): its CPU time while idle, per second, is
+			// part of firebreak-cpu-ms/op in proportion to the calls' wall time.
+			idle0 := processCPU(b, e.pid)
+			time.Sleep(2 * time.Second)
+			idle := float64((processCPU(b, e.pid) - idle0).Microseconds()) / 1000 / 2
+			lat := make([]time.Duration, 0, b.N)
+			firebreakCPU0, selfCPU0 := processCPU(b, e.pid), selfCPU(b)
+			b.ResetTimer()
+			for range b.N {
+				lat = append(lat, run())
+			}
+			b.StopTimer()
+			b.ReportMetric(idle, "firebreak-idle-cpu-ms/s")
+			b.ReportMetric(float64((processCPU(b, e.pid)-firebreakCPU0).Microseconds())/1000/float64(b.N), "firebreak-cpu-ms/op")
+			b.ReportMetric(float64((selfCPU(b)-selfCPU0).Microseconds())/1000/float64(b.N), "plugin-sdk-cpu-ms/op")
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[(len(lat)*95+99)/100-1].Microseconds())/1000, "p95-ms")
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		})
 	}
-	b.StopTimer()
-	b.ReportMetric(idle, "firebreak-idle-cpu-ms/s")
-	b.ReportMetric(float64((processCPU(b, e.pid)-firebreakCPU0).Microseconds())/1000/float64(b.N), "firebreak-cpu-ms/op")
-	b.ReportMetric(float64((selfCPU(b)-selfCPU0).Microseconds())/1000/float64(b.N), "plugin-sdk-cpu-ms/op")
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[(len(lat)*95+99)/100-1].Microseconds())/1000, "p95-ms")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 }
 
 // BenchmarkBandPanelStatements measures the firebreak side of the band
@@ -119,11 +145,11 @@ func BenchmarkBandPanelStatements(b *testing.B) {
 		ids[i] = s.SeriesID.String()
 	}
 	from, to := start, end.Add(time.Minute)
-	values, err := query.SeriesValuesSQL("fbbench_latency_seconds", ids, time.Minute, "avg", from, to)
+	values, err := query.SeriesValuesSQL("fbbench_latency_seconds", ids, time.Minute, "avg", from, to, query.Skip{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	bands, err := query.SeriesBandsSQL("fbbench_latency_seconds", ids, time.Minute, "avg", from, to)
+	bands, err := query.SeriesBandsSQL("fbbench_latency_seconds", ids, time.Minute, "avg", from, to, query.Skip{})
 	if err != nil {
 		b.Fatal(err)
 	}

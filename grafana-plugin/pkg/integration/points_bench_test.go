@@ -52,10 +52,16 @@ func BenchmarkBandPanelPoints(b *testing.B) {
 	from, to := start, end.Add(time.Minute)
 	sqls := map[string]string{}
 	for name, build := range map[string]func() (string, error){
-		"values":        func() (string, error) { return query.SeriesValuesSQL(metric, ids, time.Minute, "avg", from, to) },
-		"bands":         func() (string, error) { return query.SeriesBandsSQL(metric, ids, time.Minute, "avg", from, to) },
-		"points-values": func() (string, error) { return query.SeriesPointsSQL(metric, ids, from, to, pointsLimit) },
-		"points-bands":  func() (string, error) { return query.SeriesBandPointsSQL(metric, ids, from, to, pointsLimit) },
+		"values": func() (string, error) {
+			return query.SeriesValuesSQL(metric, ids, time.Minute, "avg", from, to, query.Skip{})
+		},
+		"bands": func() (string, error) {
+			return query.SeriesBandsSQL(metric, ids, time.Minute, "avg", from, to, query.Skip{})
+		},
+		"points-values": func() (string, error) { return query.SeriesPointsSQL(metric, ids, from, to, pointsLimit, query.Skip{}) },
+		"points-bands": func() (string, error) {
+			return query.SeriesBandPointsSQL(metric, ids, from, to, pointsLimit, query.Skip{})
+		},
 	} {
 		if sqls[name], err = build(); err != nil {
 			b.Fatal(err)

@@ -46,11 +46,11 @@ func TestPointsStepsEqualEngine(t *testing.T) {
 		{metricSpiky, e.rangeFrom, e.rangeTo},
 	} {
 		ids := seriesIDs(t, c, m.metric)
-		valuesSQL, err := query.SeriesPointsSQL(m.metric, ids, m.from, m.to, pointsLimit)
+		valuesSQL, err := query.SeriesPointsSQL(m.metric, ids, m.from, m.to, pointsLimit, query.Skip{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		bandsSQL, err := query.SeriesBandPointsSQL(m.metric, ids, m.from, m.to, pointsLimit)
+		bandsSQL, err := query.SeriesBandPointsSQL(m.metric, ids, m.from, m.to, pointsLimit, query.Skip{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestPointsStepsEqualEngine(t *testing.T) {
 		for _, step := range []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Second} {
 			for _, agg := range []string{"avg", "max", "last", "sum", "min", "first", "count"} {
 				name := fmt.Sprintf("%s, step %s, %s", m.metric, step, agg)
-				sql, err := query.SeriesValuesSQL(m.metric, ids, step, agg, m.from, m.to)
+				sql, err := query.SeriesValuesSQL(m.metric, ids, step, agg, m.from, m.to, query.Skip{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -78,7 +78,7 @@ func TestPointsStepsEqualEngine(t *testing.T) {
 				if agg == "count" {
 					continue // no band
 				}
-				sql, err = query.SeriesBandsSQL(m.metric, ids, step, agg, m.from, m.to)
+				sql, err = query.SeriesBandsSQL(m.metric, ids, step, agg, m.from, m.to, query.Skip{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -103,7 +103,7 @@ func TestPointsStepsEqualEngine(t *testing.T) {
 	ids := seriesIDs(t, c, "fbbench_latency_seconds")
 	slices.SortFunc(ids, strings.Compare)
 	for limit, wantLeft := range map[int][]string{points - 1: ids, points: nil} {
-		sql, err := query.SeriesPointsSQL("fbbench_latency_seconds", ids, start, end.Add(time.Minute), limit)
+		sql, err := query.SeriesPointsSQL("fbbench_latency_seconds", ids, start, end.Add(time.Minute), limit, query.Skip{})
 		if err != nil {
 			t.Fatal(err)
 		}

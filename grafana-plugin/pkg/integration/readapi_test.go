@@ -28,11 +28,11 @@ func TestArrowStepsEqualJSON(t *testing.T) {
 	ctx := context.Background()
 	for _, metric := range []string{metricRequests, metricSpiky} {
 		ids := seriesIDs(t, c, metric)
-		values, err := query.SeriesValuesSQL(metric, ids, time.Minute, "avg", e.rangeFrom, e.rangeTo)
+		values, err := query.SeriesValuesSQL(metric, ids, time.Minute, "avg", e.rangeFrom, e.rangeTo, query.Skip{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		bands, err := query.SeriesBandsSQL(metric, ids, time.Minute, "max", e.rangeFrom, e.rangeTo)
+		bands, err := query.SeriesBandsSQL(metric, ids, time.Minute, "max", e.rangeFrom, e.rangeTo, query.Skip{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,4 +210,62 @@ func fieldSteps(times, field *data.Field) *converters.SeriesSteps {
 func dumpSteps(m map[string]*converters.SeriesSteps) string {
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// TestStepCacheEqualsEngine: a metrics query over a range moved on (a
+// panel refreshed) answers with the steps the plugin's step cache held
+// from the last read and the engine's for the rest, and that is exactly
+// what a data source without the cache answers.
+func TestStepCacheEqualsEngine(t *testing.T) {
+	e := firebreak(t)
+	detections(t, e)
+	c := grpcPlugin(t)
+	noCache, err := json.Marshal(map[string]any{"url": e.base, "timeoutSeconds": 20, "stepCacheSeconds": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCache, without := pluginContext("firebreak-step-cache", e.settingsJSON(), nil), pluginContext("firebreak-no-step-cache", noCache, nil)
+	run := func(pc backend.PluginContext, shift time.Duration) backend.DataResponse {
+		t.Helper()
+		q := dq("A", "metrics", `{"selector":"{__name__=~\"`+metricSpiky+`|`+metricRequests+`\"}","aggregation":"avg","step":"1m","withBand":true}`)
+		q.TimeRange = backend.TimeRange{From: e.rangeFrom.Add(shift), To: e.rangeTo.Add(shift)}
+		resp, err := c.QueryData(context.Background(), &backend.QueryDataRequest{PluginContext: pc, Queries: []backend.DataQuery{q}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok(t, resp, "A")
+	}
+	held := func(r backend.DataResponse) float64 {
+		stats := r.Frames[0].Meta.Stats
+		if len(stats) != 1 {
+			t.Fatalf("stats %v, want the steps from the step cache", stats)
+		}
+		r.Frames[0].Meta.Stats = nil
+		return stats[0].Value
+	}
+	if n := held(run(withCache, 0)); n != 0 {
+		t.Fatalf("the first read took %v steps from an empty cache", n)
+	}
+	for _, shift := range []time.Duration{90 * time.Second, 3*time.Minute + 7*time.Second} {
+		got, want := run(withCache, shift), run(without, shift)
+		n := held(got)
+		t.Logf("moved on by %s: %v steps from the step cache", shift, n)
+		if n < 10 {
+			t.Fatalf("moved on by %s: %v steps from the cache, want the older steps of the last read", shift, n)
+		}
+		if n := held(want); n != 0 {
+			t.Fatalf("a data source without the cache took %v steps from it", n)
+		}
+		g, err := json.Marshal(got.Frames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := json.Marshal(want.Frames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(g) != string(w) {
+			t.Fatalf("moved on by %s: with the step cache\n%s\nwithout\n%s", shift, g, w)
+		}
+	}
 }

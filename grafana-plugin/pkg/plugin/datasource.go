@@ -39,18 +39,21 @@ type Datasource struct {
 	resources   backend.CallResourceHandler
 	// dense is which metrics' points are too many to read per step (metrics.go).
 	dense denseSteps
+	// steps keeps the metrics steps already read (stepcache.go).
+	steps *stepCache
 }
 
 // NewDatasource is the SDK's instance factory: called when a data source is
 // first used and again whenever its settings change.
 func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
-	ds := &Datasource{}
+	ds := &Datasource{steps: newStepCache(0)}
 	cfg, err := settings.Load(s)
 	if err != nil {
 		ds.settingsErr = err
 	} else {
 		ds.settings = cfg
 		ds.api = firebreak.New(cfg.URL, cfg.APIToken, cfg.Timeout)
+		ds.steps = newStepCache(cfg.StepCache)
 	}
 	ds.resources = httpadapter.New(ds.resourceMux())
 	return ds, nil

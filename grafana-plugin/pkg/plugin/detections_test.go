@@ -199,7 +199,7 @@ func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 	// Per query: the points of both series' values and bands, then per
 	// step the values of series 2 and the band of series 1.
 	if len(api.sqls) != 8 {
-		t.Fatalf("%d statements, want four per query", len(api.sqls))
+		t.Fatalf("%d statements, want four per query: %q", len(api.sqls), api.sqls)
 	}
 	for _, sql := range api.sqls {
 		if strings.Contains(sql, "$__") {

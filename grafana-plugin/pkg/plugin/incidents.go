@@ -125,7 +125,7 @@ func (d *Datasource) incidentSeries(ctx context.Context, dq backend.DataQuery, q
 		series[i] = k.Series
 	}
 	const agg = "avg"
-	ranges, bands, err := d.fetchSteps(ctx, series, from, to, step, agg, true)
+	ranges, bands, _, err := d.fetchSteps(ctx, series, from, to, step, agg, true)
 	if err != nil {
 		return d.apiError(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -120,7 +121,7 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 		return backend.DataResponse{Frames: data.Frames{frame}}
 	}
 
-	ranges, bands, err := d.fetchSteps(ctx, series, from, to, step, q.Aggregation, q.WithBand)
+	ranges, bands, fromCache, err := d.fetchSteps(ctx, series, from, to, step, q.Aggregation, q.WithBand)
 	if err != nil {
 		return d.apiError(err)
 	}
@@ -133,6 +134,7 @@ func (d *Datasource) metricsQuery(ctx context.Context, dq backend.DataQuery, q q
 			Text: fmt.Sprintf("%d of %d series have no band in this time range: the detector has not scored them yet (it learns a series' first points), or it runs without firebreak's detector stage", unbanded, len(ranges))})
 	}
 	frames[0].Meta.Notices = notices
+	frames[0].Meta.Stats = []data.QueryStat{{FieldConfig: data.FieldConfig{DisplayName: "Steps from the plugin's step cache"}, Value: float64(fromCache)}}
 	return backend.DataResponse{Frames: frames}
 }
 
@@ -292,40 +294,51 @@ func byMetric(series []firebreak.Series) [][]int {
 // points a step on average is asked for again, aggregated by the engine
 // (query.SeriesValuesSQL, query.SeriesBandsSQL), which ships fewer values;
 // the metric is then remembered as that dense at that step (d.dense), and
-// its next queries at that step or longer go to the engine at once.
+// its next queries at that step or longer go to the engine at once. Steps
+// the step cache holds for every series of a statement are left out of it
+// (query.Skip) and put back from the cache (d.steps).
 func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, from, to time.Time, step time.Duration,
-	agg string, withBand bool) (values, bands []*converters.SeriesSteps, err error) {
+	agg string, withBand bool) (values, bands []*converters.SeriesSteps, fromCache int, err error) {
 	type statement struct {
+		table      string
 		group      []int
 		out        []*converters.SeriesSteps
-		points     func(metric string, ids []string, maxPoints int) (string, error)
+		points     func(metric string, ids []string, maxPoints int, skip query.Skip) (string, error)
 		fromPoints func(t *firebreak.Table, step time.Duration, agg string) (map[string]*converters.SeriesSteps, []string, error)
-		perStep    func(metric string, ids []string) (string, error)
+		perStep    func(metric string, ids []string, skip query.Skip) (string, error)
 	}
 	values = make([]*converters.SeriesSteps, len(series))
-	valuesSQL := func(metric string, ids []string) (string, error) {
-		return query.SeriesValuesSQL(metric, ids, step, agg, from, to)
+	valuesSQL := func(metric string, ids []string, skip query.Skip) (string, error) {
+		return query.SeriesValuesSQL(metric, ids, step, agg, from, to, skip)
 	}
-	valuePoints := func(metric string, ids []string, maxPoints int) (string, error) {
-		return query.SeriesPointsSQL(metric, ids, from, to, maxPoints)
+	valuePoints := func(metric string, ids []string, maxPoints int, skip query.Skip) (string, error) {
+		return query.SeriesPointsSQL(metric, ids, from, to, maxPoints, skip)
 	}
-	bandsSQL := func(metric string, ids []string) (string, error) {
-		return query.SeriesBandsSQL(metric, ids, step, agg, from, to)
+	bandsSQL := func(metric string, ids []string, skip query.Skip) (string, error) {
+		return query.SeriesBandsSQL(metric, ids, step, agg, from, to, skip)
 	}
-	bandPoints := func(metric string, ids []string, maxPoints int) (string, error) {
-		return query.SeriesBandPointsSQL(metric, ids, from, to, maxPoints)
+	bandPoints := func(metric string, ids []string, maxPoints int, skip query.Skip) (string, error) {
+		return query.SeriesBandPointsSQL(metric, ids, from, to, maxPoints, skip)
 	}
 	if withBand {
 		bands = make([]*converters.SeriesSteps, len(series))
 	}
 	var statements []statement
 	for _, group := range byMetric(series) {
-		statements = append(statements, statement{group, values, valuePoints, converters.ValueStepsFromPoints, valuesSQL})
+		statements = append(statements, statement{"values", group, values, valuePoints, converters.ValueStepsFromPoints, valuesSQL})
 		if withBand {
-			statements = append(statements, statement{group, bands, bandPoints, converters.BandStepsFromPoints, bandsSQL})
+			statements = append(statements, statement{"bands", group, bands, bandPoints, converters.BandStepsFromPoints, bandsSQL})
 		}
 	}
 	maxPoints := pointsPerStep * (int(to.Sub(from)/step) + 2)
+	// Whether to read points is decided once per metric, before any
+	// statement runs: a statement that finds the metric dense must not
+	// change how its sibling (the values' or the bands') reads it.
+	var cachedSteps atomic.Int64
+	points := make([]bool, len(statements))
+	for k, st := range statements {
+		points[k] = d.dense.pointsFit(series[st.group[0]].MetricName, step)
+	}
 	err = each(ctx, len(statements), func(ctx context.Context, k int) error {
 		st := statements[k]
 		metric := series[st.group[0]].MetricName
@@ -333,10 +346,14 @@ func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, 
 		for j, i := range st.group {
 			ids[j] = series[i].SeriesID.String()
 		}
+		cached := d.steps.span(st.table, ids, step, agg, from, to)
+		for _, held := range cached.steps {
+			cachedSteps.Add(int64(len(held.Times)))
+		}
 		bySeries := map[string]*converters.SeriesSteps{}
 		rest := ids
-		if d.dense.pointsFit(metric, step) {
-			sql, err := st.points(metric, ids, maxPoints)
+		if points[k] {
+			sql, err := st.points(metric, ids, maxPoints, cached.Skip)
 			if err != nil {
 				return err
 			}
@@ -350,7 +367,7 @@ func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, 
 			}
 		}
 		if len(rest) > 0 {
-			sql, err := st.perStep(metric, rest)
+			sql, err := st.perStep(metric, rest, cached.Skip)
 			if err != nil {
 				return err
 			}
@@ -368,22 +385,24 @@ func (d *Datasource) fetchSteps(ctx context.Context, series []firebreak.Series, 
 				bySeries[id] = steps
 			}
 		}
+		for id := range bySeries {
+			if !slices.Contains(ids, id) {
+				return fmt.Errorf("the answer names series %s, which was not asked for", id)
+			}
+		}
+		d.steps.complete(st.table, ids, step, agg, from, to, cached, bySeries)
 		for j, i := range st.group {
 			st.out[i] = bySeries[ids[j]]
-			delete(bySeries, ids[j])
 			if st.out[i] == nil {
 				st.out[i] = &converters.SeriesSteps{}
 			}
 		}
-		if len(bySeries) > 0 {
-			return fmt.Errorf("the answer names %d series that were not asked for", len(bySeries))
-		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return values, bands, nil
+	return values, bands, int(cachedSteps.Load()), nil
 }
 
 // pointsPerStep is how many stored points a step may hold on average for a

@@ -166,7 +166,7 @@ var valueAggregations = map[string]string{
 // stay aligned: they are gathered from the same rows in the same order.
 // The inner names (step_…) differ from the outer aliases, which ClickHouse
 // would otherwise read where the column is meant.
-func SeriesValuesSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time) (string, error) {
+func SeriesValuesSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time, skip Skip) (string, error) {
 	f, ok := valueAggregations[agg]
 	if !ok {
 		return "", fmt.Errorf("aggregation %q is not one of avg, min, max, sum, count, last, first", agg)
@@ -180,16 +180,16 @@ FROM (
   SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS step_start, %[2]s AS step_value
   FROM samples_data FINAL
   WHERE metric_name = %[3]s AND series_id IN (%[4]s)
-    AND time >= fromUnixTimestamp64Milli(%[5]d) AND time < fromUnixTimestamp64Milli(%[6]d)
+    AND time >= fromUnixTimestamp64Milli(%[5]d) AND time < fromUnixTimestamp64Milli(%[6]d)%[7]s
   GROUP BY series_id, step_start
 )
-GROUP BY id ORDER BY id`, stepMs, f, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+GROUP BY id ORDER BY id`, stepMs, f, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli(), skip.sql()), nil
 }
 
 // SeriesBandsSQL is BandsSQL for several series of one metric, shaped as
 // SeriesValuesSQL: id, t, then BandColumns, each an array aligned with t;
 // within [from, to].
-func SeriesBandsSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time) (string, error) {
+func SeriesBandsSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time, skip Skip) (string, error) {
 	f, ok := bandAggregations[agg]
 	if !ok {
 		return "", fmt.Errorf("no band for aggregation %q", agg)
@@ -205,11 +205,26 @@ FROM (
     %[2]s AS step_expected, %[3]s AS step_lower, %[4]s AS step_upper, max(score) AS step_score
   FROM bands FINAL
   WHERE metric_name = %[5]s AND series_id IN (%[6]s) AND learning = 0
-    AND time >= fromUnixTimestamp64Milli(%[7]d) AND time <= fromUnixTimestamp64Milli(%[8]d)
+    AND time >= fromUnixTimestamp64Milli(%[7]d) AND time <= fromUnixTimestamp64Milli(%[8]d)%[9]s
   GROUP BY series_id, step_start
 )
 GROUP BY id ORDER BY id`, stepMs, fmt.Sprintf(f, "expected"), fmt.Sprintf(f, "lower"), fmt.Sprintf(f, "upper"),
-		macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+		macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli(), skip.sql()), nil
+}
+
+// Skip is a span of time a per-series statement leaves out, [From, To):
+// the steps the plugin holds already (its step cache), so that the engine
+// reads only the rest of the range. The zero Skip leaves nothing out.
+type Skip struct{ From, To time.Time }
+
+func (s Skip) sql() string {
+	if s.From.IsZero() || !s.To.After(s.From) {
+		return ""
+	}
+	// Two ranges joined by OR, which the engine's primary key analysis
+	// reads as two ranges of granules: it reads NOT (a range) as every
+	// granule.
+	return fmt.Sprintf("\n    AND (time < fromUnixTimestamp64Milli(%d) OR time >= fromUnixTimestamp64Milli(%d))", s.From.UnixMilli(), s.To.UnixMilli())
 }
 
 // batchArgs checks the series ids (unsigned integers, formatted here) and
@@ -250,7 +265,7 @@ func batchArgs(ids []string, step time.Duration) (string, int64, error) {
 // groupArray calls over the same rows are (SeriesValuesSQL relies on the
 // same); the converter reports the others, for SeriesValuesSQL to
 // aggregate.
-func SeriesPointsSQL(metric string, ids []string, from, to time.Time, maxPoints int) (string, error) {
+func SeriesPointsSQL(metric string, ids []string, from, to time.Time, maxPoints int, skip Skip) (string, error) {
 	in, err := pointsArgs(ids, maxPoints)
 	if err != nil {
 		return "", err
@@ -258,15 +273,15 @@ func SeriesPointsSQL(metric string, ids []string, from, to time.Time, maxPoints 
 	return fmt.Sprintf(`SELECT series_id AS id, count() AS n, groupArray(%[1]d)(toUnixTimestamp64Milli(time)) AS t, groupArray(%[1]d)(value) AS value
 FROM samples_data FINAL
 WHERE metric_name = %[2]s AND series_id IN (%[3]s)
-  AND time >= fromUnixTimestamp64Milli(%[4]d) AND time < fromUnixTimestamp64Milli(%[5]d)
-GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+  AND time >= fromUnixTimestamp64Milli(%[4]d) AND time < fromUnixTimestamp64Milli(%[5]d)%[6]s
+GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli(), skip.sql()), nil
 }
 
 // SeriesBandPointsSQL is SeriesPointsSQL for the bands (as SeriesBandsSQL
 // reads them: scored points, not learning ones, within [from, to]): id, n,
 // t, then BandColumns, at most maxPoints each; for
 // converters.BandStepsFromPoints.
-func SeriesBandPointsSQL(metric string, ids []string, from, to time.Time, maxPoints int) (string, error) {
+func SeriesBandPointsSQL(metric string, ids []string, from, to time.Time, maxPoints int, skip Skip) (string, error) {
 	in, err := pointsArgs(ids, maxPoints)
 	if err != nil {
 		return "", err
@@ -275,8 +290,8 @@ func SeriesBandPointsSQL(metric string, ids []string, from, to time.Time, maxPoi
   groupArray(%[1]d)(expected) AS expected, groupArray(%[1]d)(lower) AS lower, groupArray(%[1]d)(upper) AS upper, groupArray(%[1]d)(score) AS score
 FROM bands FINAL
 WHERE metric_name = %[2]s AND series_id IN (%[3]s) AND learning = 0
-  AND time >= fromUnixTimestamp64Milli(%[4]d) AND time <= fromUnixTimestamp64Milli(%[5]d)
-GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli()), nil
+  AND time >= fromUnixTimestamp64Milli(%[4]d) AND time <= fromUnixTimestamp64Milli(%[5]d)%[6]s
+GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli(), skip.sql()), nil
 }
 
 // pointsArgs checks the series ids as batchArgs does, and the points'

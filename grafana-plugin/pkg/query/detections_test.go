@@ -104,7 +104,7 @@ func TestAlertsSQL(t *testing.T) {
 
 func TestSeriesSQL(t *testing.T) {
 	from, to := time.UnixMilli(0), time.UnixMilli(3_600_000)
-	v, err := SeriesValuesSQL("it's", []string{"1", "18446744073709551615"}, time.Minute, "last", from, to)
+	v, err := SeriesValuesSQL("it's", []string{"1", "18446744073709551615"}, time.Minute, "last", from, to, Skip{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestSeriesSQL(t *testing.T) {
 			t.Errorf("values SQL lacks %q:\n%s", want, v)
 		}
 	}
-	b, err := SeriesBandsSQL("m", []string{"7"}, time.Minute, "avg", from, to)
+	b, err := SeriesBandsSQL("m", []string{"7"}, time.Minute, "avg", from, to, Skip{})
 	if err != nil || !strings.Contains(b, "avg(upper) AS step_upper") || !strings.Contains(b, "groupArray(step_score) AS score") || !strings.Contains(b, "learning = 0") || !strings.Contains(b, "time <= fromUnixTimestamp64Milli(3600000)") {
 		t.Fatalf("bands SQL %v:\n%s", err, b)
 	}
@@ -130,11 +130,11 @@ func TestSeriesSQL(t *testing.T) {
 		{nil, "avg", "no series"},
 		{[]string{"1"}, "median", `aggregation "median"`},
 	} {
-		if _, err := SeriesValuesSQL("m", bad.ids, time.Minute, bad.agg, from, to); err == nil || !strings.Contains(err.Error(), bad.msg) {
+		if _, err := SeriesValuesSQL("m", bad.ids, time.Minute, bad.agg, from, to, Skip{}); err == nil || !strings.Contains(err.Error(), bad.msg) {
 			t.Errorf("%v %s: %v, want %q", bad.ids, bad.agg, err, bad.msg)
 		}
 	}
-	if _, err := SeriesBandsSQL("m", []string{"1"}, time.Minute, "count", from, to); err == nil {
+	if _, err := SeriesBandsSQL("m", []string{"1"}, time.Minute, "count", from, to, Skip{}); err == nil {
 		t.Error("a count has no band")
 	}
 }

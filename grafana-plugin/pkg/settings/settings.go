@@ -21,6 +21,11 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// MaxTimeout is the longest timeout accepted.
 	MaxTimeout = 10 * time.Minute
+	// DefaultStepCache is how long the backend reuses the metrics steps it
+	// read (the plugin's step cache) when stepCacheSeconds is not set.
+	DefaultStepCache = 5 * time.Minute
+	// MaxStepCache is the longest step cache accepted.
+	MaxStepCache = time.Hour
 )
 
 // Settings is a validated Firebreak data source configuration.
@@ -33,12 +38,18 @@ type Settings struct {
 	// APIToken, when set, is sent as "Authorization: Bearer <token>". It only
 	// ever comes from secureJsonData.
 	APIToken string
+	// StepCache is how long metrics steps read from Firebreak are reused
+	// before they are read again (0: never reused). A panel refreshed over a
+	// moving range then reads only its recent steps; points backfilled
+	// into older steps show after at most this long.
+	StepCache time.Duration
 }
 
 // jsonData is the shape the config editor stores in jsonData.
 type jsonData struct {
-	URL            string          `json:"url"`
-	TimeoutSeconds json.RawMessage `json:"timeoutSeconds"`
+	URL              string          `json:"url"`
+	TimeoutSeconds   json.RawMessage `json:"timeoutSeconds"`
+	StepCacheSeconds json.RawMessage `json:"stepCacheSeconds"`
 }
 
 // Load reads and validates the settings Grafana sends with every request.
@@ -63,10 +74,15 @@ func Load(s backend.DataSourceInstanceSettings) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	stepCache, err := parseStepCache(jd.StepCacheSeconds)
+	if err != nil {
+		return Settings{}, err
+	}
 	return Settings{
-		URL:      u,
-		Timeout:  timeout,
-		APIToken: strings.TrimSpace(s.DecryptedSecureJSONData["apiToken"]),
+		URL:       u,
+		Timeout:   timeout,
+		APIToken:  strings.TrimSpace(s.DecryptedSecureJSONData["apiToken"]),
+		StepCache: stepCache,
 	}, nil
 }
 
@@ -105,4 +121,18 @@ func parseTimeout(raw json.RawMessage) (time.Duration, error) {
 		return 0, fmt.Errorf("timeout %s s is outside 1 to %d seconds", s, int(MaxTimeout.Seconds()))
 	}
 	return d, nil
+}
+
+// parseStepCache accepts a JSON number or a numeric string of seconds;
+// empty means the default, 0 turns the step cache off.
+func parseStepCache(raw json.RawMessage) (time.Duration, error) {
+	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
+	if s == "" || s == "null" {
+		return DefaultStepCache, nil
+	}
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || secs < 0 || secs > MaxStepCache.Seconds() {
+		return 0, fmt.Errorf("stepCacheSeconds %s is not a number of seconds from 0 (off) to %d", s, int(MaxStepCache.Seconds()))
+	}
+	return time.Duration(secs * float64(time.Second)), nil
 }

@@ -21,25 +21,25 @@ func TestLoad(t *testing.T) {
 				JSONData:                []byte(`{"url":"http://127.0.0.1:8480/","timeoutSeconds":5}`),
 				DecryptedSecureJSONData: map[string]string{"apiToken": " s3cret "},
 			},
-			want: Settings{URL: "http://127.0.0.1:8480", Timeout: 5 * time.Second, APIToken: "s3cret"},
+			want: Settings{URL: "http://127.0.0.1:8480", Timeout: 5 * time.Second, APIToken: "s3cret", StepCache: DefaultStepCache},
 		},
 		{
 			name: "top-level url and default timeout",
 			in:   backend.DataSourceInstanceSettings{URL: "https://firebreak.example:8480"},
-			want: Settings{URL: "https://firebreak.example:8480", Timeout: DefaultTimeout},
+			want: Settings{URL: "https://firebreak.example:8480", Timeout: DefaultTimeout, StepCache: DefaultStepCache},
 		},
 		{
 			name: "jsonData url wins, path prefix kept, timeout as string",
 			in: backend.DataSourceInstanceSettings{
 				URL:      "http://ignored:1",
-				JSONData: []byte(`{"url":"http://proxy/firebreak//","timeoutSeconds":"12.5"}`),
+				JSONData: []byte(`{"url":"http://proxy/firebreak//","timeoutSeconds":"12.5","stepCacheSeconds":"60"}`),
 			},
-			want: Settings{URL: "http://proxy/firebreak", Timeout: 12500 * time.Millisecond},
+			want: Settings{URL: "http://proxy/firebreak", Timeout: 12500 * time.Millisecond, StepCache: time.Minute},
 		},
 		{
 			name: "zero timeout means default",
-			in:   backend.DataSourceInstanceSettings{JSONData: []byte(`{"url":"http://h:1","timeoutSeconds":0}`)},
-			want: Settings{URL: "http://h:1", Timeout: DefaultTimeout},
+			in:   backend.DataSourceInstanceSettings{JSONData: []byte(`{"url":"http://h:1","timeoutSeconds":0,"stepCacheSeconds":0}`)},
+			want: Settings{URL: "http://h:1", Timeout: DefaultTimeout, StepCache: 0},
 		},
 		{name: "no url", in: backend.DataSourceInstanceSettings{}, wantErr: "URL is empty"},
 		{name: "no scheme", in: backend.DataSourceInstanceSettings{URL: "127.0.0.1:8480"}, wantErr: "not an http://"},
@@ -50,6 +50,11 @@ func TestLoad(t *testing.T) {
 			name:    "timeout not a number",
 			in:      backend.DataSourceInstanceSettings{JSONData: []byte(`{"url":"http://h:1","timeoutSeconds":"soon"}`)},
 			wantErr: "not a number of seconds",
+		},
+		{
+			name:    "step cache too long",
+			in:      backend.DataSourceInstanceSettings{JSONData: []byte(`{"url":"http://h:1","stepCacheSeconds":7200}`)},
+			wantErr: "stepCacheSeconds 7200 is not a number of seconds from 0 (off) to 3600",
 		},
 		{
 			name:    "timeout too long",

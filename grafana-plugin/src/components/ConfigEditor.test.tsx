@@ -55,6 +55,18 @@ describe('ConfigEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { timeoutSeconds: undefined } }));
   });
 
+  it('stores the step cache in jsonData, 0 to turn it off', () => {
+    const onChange = jest.fn();
+    render(<ConfigEditor options={settings({ stepCacheSeconds: 60 })} onOptionsChange={onChange} />);
+    expect(screen.getByLabelText('Step cache (s)')).toHaveValue(60);
+
+    fireEvent.change(screen.getByLabelText('Step cache (s)'), { target: { value: '0' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { stepCacheSeconds: 0 } }));
+
+    fireEvent.change(screen.getByLabelText('Step cache (s)'), { target: { value: '' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { stepCacheSeconds: undefined } }));
+  });
+
   it('keeps the API token in secureJsonData only', () => {
     const onChange = jest.fn();
     render(<ConfigEditor options={settings()} onOptionsChange={onChange} />);

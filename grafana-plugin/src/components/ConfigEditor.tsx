@@ -5,7 +5,7 @@ import { FirebreakOptions, FirebreakSecureJsonData } from '../types';
 
 interface Props extends DataSourcePluginOptionsEditorProps<FirebreakOptions, FirebreakSecureJsonData> {}
 
-/** Firebreak API URL, timeout, and the API token (kept in secureJsonData). */
+/** Firebreak API URL, timeout, step cache, and the API token (kept in secureJsonData). */
 export function ConfigEditor({ options, onOptionsChange }: Props) {
   const { jsonData, secureJsonFields, secureJsonData } = options;
 
@@ -15,6 +15,11 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const onTimeoutChange = (e: ChangeEvent<HTMLInputElement>) => {
     const n = e.target.valueAsNumber;
     setJsonData({ timeoutSeconds: Number.isFinite(n) ? n : undefined });
+  };
+
+  const onStepCacheChange = (e: ChangeEvent<HTMLInputElement>) => {
+    const n = e.target.valueAsNumber;
+    setJsonData({ stepCacheSeconds: Number.isFinite(n) ? n : undefined });
   };
 
   const onTokenChange = (e: ChangeEvent<HTMLInputElement>) =>
@@ -53,6 +58,23 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           placeholder="30"
           width={12}
           onChange={onTimeoutChange}
+        />
+      </InlineField>
+      <InlineField
+        label="Step cache (s)"
+        labelWidth={16}
+        interactive
+        tooltip="How long metrics steps already read are reused, so a refreshed panel reads only its last minutes; 300 s when empty, 0 turns it off. Points backfilled into older steps show after at most this long."
+      >
+        <Input
+          id="config-editor-step-cache"
+          type="number"
+          min={0}
+          max={3600}
+          value={jsonData.stepCacheSeconds ?? ''}
+          placeholder="300"
+          width={12}
+          onChange={onStepCacheChange}
         />
       </InlineField>
       <InlineField label="API token" labelWidth={16} tooltip="Sent as Authorization: Bearer; stored encrypted">
