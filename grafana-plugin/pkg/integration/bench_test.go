@@ -46,12 +46,8 @@ import (
 func BenchmarkBandPanel24h(b *testing.B) {
 	e := firebreak(b)
 	c := grpcPlugin(b)
-	const series, points = 100, 24 * 60
-	end := time.Now().Truncate(time.Minute).Add(-time.Minute)
-	start := end.Add(-time.Duration(points-1) * time.Minute)
-	if err := e.seedBench(series, points, start); err != nil {
-		b.Fatal(err)
-	}
+	const series, points = benchSeriesCount, benchPoints
+	start, end := e.benchSeries(b)
 	noCache, err := json.Marshal(map[string]any{"url": e.base, "timeoutSeconds": 20, "stepCacheSeconds": 0})
 	if err != nil {
 		b.Fatal(err)
@@ -127,23 +123,12 @@ func BenchmarkBandPanel24h(b *testing.B) {
 //	go test ./pkg/integration -run '^$' -bench BandPanelStatements -benchtime 1x
 func BenchmarkBandPanelStatements(b *testing.B) {
 	e := firebreak(b)
-	const series, points = 100, 24 * 60
-	end := time.Now().Truncate(time.Minute).Add(-time.Minute)
-	start := end.Add(-time.Duration(points-1) * time.Minute)
-	if err := e.seedBench(series, points, start); err != nil {
-		b.Fatal(err)
-	}
+	const series = benchSeriesCount
+	start, end := e.benchSeries(b)
 	c := fbapi.New(e.base, "", time.Minute)
 	ctx := context.Background()
 	selector := []string{`{__name__="fbbench_latency_seconds"}`}
-	found, err := c.Series(ctx, selector, start, series+1)
-	if err != nil || len(found) != series {
-		b.Fatalf("series: %d, %v", len(found), err)
-	}
-	ids := make([]string, len(found))
-	for i, s := range found {
-		ids[i] = s.SeriesID.String()
-	}
+	ids := seriesIDs(b, c, "fbbench_latency_seconds")
 	from, to := start, end.Add(time.Minute)
 	values, err := query.SeriesValuesSQL("fbbench_latency_seconds", ids, time.Minute, "avg", from, to, query.Skip{})
 	if err != nil {
@@ -195,6 +180,22 @@ func BenchmarkBandPanelStatements(b *testing.B) {
 		slices.Sort(perCall[i])
 		b.ReportMetric(perCall[i][len(perCall[i])/2], call.metric)
 	}
+}
+
+// The benchmarks' data: benchSeriesCount series of benchPoints one-minute
+// points (24 hours), metric fbbench_latency_seconds.
+const benchSeriesCount, benchPoints = 100, 24 * 60
+
+// benchSeries seeds the benchmarks' data, once a process, and returns its
+// first and last minute.
+func (e *env) benchSeries(tb testing.TB) (start, end time.Time) {
+	tb.Helper()
+	end = time.Now().Truncate(time.Minute).Add(-time.Minute)
+	start = end.Add(-time.Duration(benchPoints-1) * time.Minute)
+	if err := e.seedBench(benchSeriesCount, benchPoints, start); err != nil {
+		tb.Fatal(err)
+	}
+	return start, end
 }
 
 // seedBench writes n series of points one-minute points from start through

@@ -32,23 +32,13 @@ import (
 //	go test ./pkg/integration -run '^$' -bench BandPanelPoints -benchtime 1x
 func BenchmarkBandPanelPoints(b *testing.B) {
 	e := firebreak(b)
-	const series, points = 100, 24 * 60
-	end := time.Now().Truncate(time.Minute).Add(-time.Minute)
-	start := end.Add(-time.Duration(points-1) * time.Minute)
-	if err := e.seedBench(series, points, start); err != nil {
-		b.Fatal(err)
-	}
+	const series = benchSeriesCount
+	start, end := e.benchSeries(b)
 	c := fbapi.New(e.base, "", time.Minute)
 	ctx := context.Background()
 	const metric = "fbbench_latency_seconds"
-	found, err := c.Series(ctx, []string{`{__name__="` + metric + `"}`}, start, series+1)
-	if err != nil || len(found) != series {
-		b.Fatalf("series: %d, %v", len(found), err)
-	}
-	ids := make([]string, len(found))
-	for i, s := range found {
-		ids[i] = s.SeriesID.String()
-	}
+	ids := seriesIDs(b, c, metric)
+	var err error
 	from, to := start, end.Add(time.Minute)
 	sqls := map[string]string{}
 	for name, build := range map[string]func() (string, error){

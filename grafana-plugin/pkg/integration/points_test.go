@@ -31,12 +31,7 @@ const pointsLimit = 11_000
 func TestPointsStepsEqualEngine(t *testing.T) {
 	e := firebreak(t)
 	detections(t, e)
-	const series, points = 100, 24 * 60
-	end := time.Now().Truncate(time.Minute).Add(-time.Minute)
-	start := end.Add(-time.Duration(points-1) * time.Minute)
-	if err := e.seedBench(series, points, start); err != nil {
-		t.Fatal(err)
-	}
+	start, end := e.benchSeries(t)
 	c := fbapi.New(e.base, "", time.Minute)
 	for _, m := range []struct {
 		metric   string
@@ -102,7 +97,7 @@ func TestPointsStepsEqualEngine(t *testing.T) {
 	// engine. At its number of points, none is.
 	ids := seriesIDs(t, c, "fbbench_latency_seconds")
 	slices.SortFunc(ids, strings.Compare)
-	for limit, wantLeft := range map[int][]string{points - 1: ids, points: nil} {
+	for limit, wantLeft := range map[int][]string{benchPoints - 1: ids, benchPoints: nil} {
 		sql, err := query.SeriesPointsSQL("fbbench_latency_seconds", ids, start, end.Add(time.Minute), limit, query.Skip{})
 		if err != nil {
 			t.Fatal(err)

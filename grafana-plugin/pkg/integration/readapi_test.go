@@ -115,7 +115,7 @@ func TestMetricsFramesEqualRowsPerStep(t *testing.T) {
 	}
 }
 
-func seriesIDs(t *testing.T, c *fbapi.Client, metric string) []string {
+func seriesIDs(t testing.TB, c *fbapi.Client, metric string) []string {
 	t.Helper()
 	series, err := c.Series(context.Background(), []string{`{__name__="` + metric + `"}`}, time.Time{}, 100)
 	if err != nil || len(series) == 0 {
