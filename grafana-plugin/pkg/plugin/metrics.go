@@ -196,12 +196,13 @@ func wideFrame(series []firebreak.Series, values, bands []*converters.SeriesStep
 	lines := make([]string, len(values))
 	for i, v := range values {
 		lines[i] = executed(i)
-		fields = append(fields, seriesField(series[i], column{name: FieldValue, values: onTimes(times, v.Times, v.Values[FieldValue])}))
+		fields = append(fields, seriesField(series[i], column{name: FieldValue, values: onTimes(times, v.Times)(v.Values[FieldValue])}))
 		if bands == nil || len(bands[i].Times) == 0 {
 			continue
 		}
+		place := onTimes(times, bands[i].Times) // the band's four columns share its times
 		for _, name := range query.BandColumns {
-			fields = append(fields, seriesField(series[i], column{name: name, values: onTimes(times, bands[i].Times, bands[i].Values[name])}))
+			fields = append(fields, seriesField(series[i], column{name: name, values: place(bands[i].Values[name])}))
 		}
 	}
 	frame := data.NewFrame("", fields...)
@@ -245,22 +246,29 @@ func unionTimes(steps []*converters.SeriesSteps) []time.Time {
 	return union
 }
 
-// onTimes places a column aligned with its times onto times (a superset,
-// in order): the column itself when the times are the same, else a copy
-// with nil where it has no value.
-func onTimes(times, own []time.Time, values []*float64) []*float64 {
+// onTimes places columns aligned with own onto times (a superset, in
+// order): each column itself when the times are the same, else a copy with
+// nil where it has no value. Where each of own's times lies in times is
+// found once, for every column on them.
+func onTimes(times, own []time.Time) func(values []*float64) []*float64 {
 	if slices.Equal(times, own) {
-		return values
+		return func(values []*float64) []*float64 { return values }
 	}
-	out := make([]*float64, len(times))
+	rows := make([]int, len(own)) // the row of times each of own's times is
 	j := 0
 	for i, t := range times {
 		if j < len(own) && own[j].Equal(t) {
-			out[i] = values[j]
+			rows[j] = i
 			j++
 		}
 	}
-	return out
+	return func(values []*float64) []*float64 {
+		out := make([]*float64, len(times))
+		for k, row := range rows {
+			out[row] = values[k]
+		}
+		return out
+	}
 }
 
 // byMetric groups the series by metric name, in order of first

@@ -102,18 +102,25 @@ func parseURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// parseTimeout accepts a JSON number or a numeric string (provisioning YAML
-// often quotes it); empty or 0 means the default.
-func parseTimeout(raw json.RawMessage) (time.Duration, error) {
-	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
-	if s == "" || s == "null" {
-		return DefaultTimeout, nil
+// seconds reads a JSON number or a numeric string (provisioning YAML
+// often quotes it) of seconds: the text as given, and set false when it is
+// empty or null.
+func seconds(raw json.RawMessage) (text string, secs float64, set bool, err error) {
+	text = strings.Trim(strings.TrimSpace(string(raw)), `"`)
+	if text == "" || text == "null" {
+		return text, 0, false, nil
 	}
-	secs, err := strconv.ParseFloat(s, 64)
+	secs, err = strconv.ParseFloat(text, 64)
+	return text, secs, true, err
+}
+
+// parseTimeout reads timeoutSeconds: empty or 0 means the default.
+func parseTimeout(raw json.RawMessage) (time.Duration, error) {
+	s, secs, set, err := seconds(raw)
 	if err != nil || secs < 0 {
 		return 0, fmt.Errorf("timeout %s is not a number of seconds", s)
 	}
-	if secs == 0 {
+	if !set || secs == 0 {
 		return DefaultTimeout, nil
 	}
 	d := time.Duration(secs * float64(time.Second))
@@ -123,16 +130,15 @@ func parseTimeout(raw json.RawMessage) (time.Duration, error) {
 	return d, nil
 }
 
-// parseStepCache accepts a JSON number or a numeric string of seconds;
-// empty means the default, 0 turns the step cache off.
+// parseStepCache reads stepCacheSeconds: empty means the default, 0 turns
+// the step cache off.
 func parseStepCache(raw json.RawMessage) (time.Duration, error) {
-	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
-	if s == "" || s == "null" {
-		return DefaultStepCache, nil
-	}
-	secs, err := strconv.ParseFloat(s, 64)
+	s, secs, set, err := seconds(raw)
 	if err != nil || secs < 0 || secs > MaxStepCache.Seconds() {
 		return 0, fmt.Errorf("stepCacheSeconds %s is not a number of seconds from 0 (off) to %d", s, int(MaxStepCache.Seconds()))
+	}
+	if !set {
+		return DefaultStepCache, nil
 	}
 	return time.Duration(secs * float64(time.Second)), nil
 }

@@ -12,14 +12,10 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const setJsonData = (patch: Partial<FirebreakOptions>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
 
-  const onTimeoutChange = (e: ChangeEvent<HTMLInputElement>) => {
+  /** A number of seconds in jsonData; an empty field clears it (the backend's default). */
+  const onSecondsChange = (key: 'timeoutSeconds' | 'stepCacheSeconds') => (e: ChangeEvent<HTMLInputElement>) => {
     const n = e.target.valueAsNumber;
-    setJsonData({ timeoutSeconds: Number.isFinite(n) ? n : undefined });
-  };
-
-  const onStepCacheChange = (e: ChangeEvent<HTMLInputElement>) => {
-    const n = e.target.valueAsNumber;
-    setJsonData({ stepCacheSeconds: Number.isFinite(n) ? n : undefined });
+    setJsonData({ [key]: Number.isFinite(n) ? n : undefined });
   };
 
   const onTokenChange = (e: ChangeEvent<HTMLInputElement>) =>
@@ -57,7 +53,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           value={jsonData.timeoutSeconds ?? ''}
           placeholder="30"
           width={12}
-          onChange={onTimeoutChange}
+          onChange={onSecondsChange('timeoutSeconds')}
         />
       </InlineField>
       <InlineField
@@ -74,7 +70,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           value={jsonData.stepCacheSeconds ?? ''}
           placeholder="300"
           width={12}
-          onChange={onStepCacheChange}
+          onChange={onSecondsChange('stepCacheSeconds')}
         />
       </InlineField>
       <InlineField label="API token" labelWidth={16} tooltip="Sent as Authorization: Bearer; stored encrypted">
