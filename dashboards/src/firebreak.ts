@@ -55,6 +55,7 @@ export interface FirebreakQuery extends cog.Dataquery {
   aggregation?: Aggregation;
   step?: string;
   withBand?: boolean;
+  withScore?: boolean;
   // anomalies, alerts, incidents, logPatterns, logs, sentiment: one service
   // or several separated by commas (a multi-value variable arrives so)
   service?: string;
@@ -133,9 +134,9 @@ export class FirebreakQueryBuilder implements cog.Builder<cog.Dataquery> {
   /**
    * A metrics query: the series of a Prometheus selector, aggregated per
    * step; withBand adds each series' expected value, lower and upper band
-   * and score from the detector's bands.
+   * from the detector's bands, withScore its anomaly score.
    */
-  metrics(selector: string, aggregation: Aggregation = 'avg', step = '', withBand = false): this {
+  metrics(selector: string, aggregation: Aggregation = 'avg', step = '', withBand = false, withScore = false): this {
     this.internal.queryType = 'metrics';
     this.internal.selector = selector;
     this.internal.aggregation = aggregation;
@@ -144,6 +145,9 @@ export class FirebreakQueryBuilder implements cog.Builder<cog.Dataquery> {
     }
     if (withBand) {
       this.internal.withBand = true;
+    }
+    if (withScore) {
+      this.internal.withScore = true;
     }
     return this;
   }

@@ -144,8 +144,10 @@ export interface FirebreakQuery extends DataQuery {
   aggregation?: Aggregation;
   /** A duration (30s, 5m, 1h) or empty for the panel interval. */
   step?: string;
-  /** Adds each series' band (expected, lower, upper) and anomaly score, aggregated per step like the values. */
+  /** Adds each series' band (expected, lower, upper), aggregated per step like the values. */
   withBand?: boolean;
+  /** Adds each series' anomaly score per step (the step's highest). */
+  withScore?: boolean;
 
   // anomalies, alerts and the query types below
   /** Empty: every kind. */

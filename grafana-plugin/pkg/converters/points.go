@@ -71,16 +71,25 @@ func ValueStepsFromPoints(t *firebreak.Table, step time.Duration, agg string) (s
 }
 
 // BandStepsFromPoints is ValueStepsFromPoints for
-// query.SeriesBandPointsSQL's answer, aggregated as query.SeriesBandsSQL
-// does: expected, lower and upper by agg (the band follows the values;
-// count has none), score always by max (the step's worst). perStep are the
-// series to ask query.SeriesBandsSQL for.
-func BandStepsFromPoints(t *firebreak.Table, step time.Duration, agg string) (steps map[string]*SeriesSteps, perStep []string, err error) {
+// query.SeriesBandPointsSQL's answer of columns (some of
+// query.BandColumns), aggregated as query.SeriesBandsSQL does: expected,
+// lower and upper by agg (the band follows the values; count has none),
+// score always by max (the step's worst). perStep are the series to ask
+// query.SeriesBandsSQL for.
+func BandStepsFromPoints(t *firebreak.Table, step time.Duration, agg string, columns []string) (steps map[string]*SeriesSteps, perStep []string, err error) {
 	kind, ok := valueAggs[agg]
-	if !ok || kind == aggCount {
-		return nil, nil, fmt.Errorf("no band for aggregation %q", agg)
+	aggs := make(map[string]aggKind, len(columns))
+	for _, c := range columns {
+		switch {
+		case c == "score":
+			aggs[c] = aggMax
+		case !ok || kind == aggCount:
+			return nil, nil, fmt.Errorf("no band for aggregation %q", agg)
+		default:
+			aggs[c] = kind
+		}
 	}
-	return stepsFromPoints(t, step, map[string]aggKind{"expected": kind, "lower": kind, "upper": kind, "score": aggMax})
+	return stepsFromPoints(t, step, aggs)
 }
 
 // seriesPoints is one series' points as a reader hands them to

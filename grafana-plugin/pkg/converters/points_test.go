@@ -221,7 +221,7 @@ func TestBandStepsFromPoints(t *testing.T) {
 		"min":  {{1, 10}, {0, 9}, {2, 11}, {0.9, 0.5}},
 	} {
 		for form, table := range map[string]*firebreak.Table{"Arrow": arrowTable, "JSON": jsonTable} {
-			steps, perStep, err := BandStepsFromPoints(table, 5*time.Minute, agg)
+			steps, perStep, err := BandStepsFromPoints(table, 5*time.Minute, agg, names)
 			if err != nil || len(perStep) != 0 {
 				t.Fatalf("%s, %s: %v, left to the engine %v", agg, form, err, perStep)
 			}
@@ -236,15 +236,25 @@ func TestBandStepsFromPoints(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := BandStepsFromPoints(arrowTable, time.Minute, "count"); err == nil || !strings.Contains(err.Error(), `no band for aggregation "count"`) {
+	if _, _, err := BandStepsFromPoints(arrowTable, time.Minute, "count", names); err == nil || !strings.Contains(err.Error(), `no band for aggregation "count"`) {
 		t.Errorf("a band counted: %v", err)
+	}
+	// The score alone (withScore without withBand) has a step's max with any
+	// aggregation, count too; an answer with more columns than asked for
+	// is refused.
+	scoreTable, _ := pointsTables(t, []string{"score"}, []pointsSeries{{id: 3, ts: ts, cols: rows[0].cols[3:]}})
+	if steps, _, err := BandStepsFromPoints(scoreTable, 5*time.Minute, "count", []string{"score"}); err != nil || !sameFloats(values(steps["3"].Values["score"]), []float64{0.9, 0.5}) {
+		t.Errorf("the score alone: %v", err)
+	}
+	if _, _, err := BandStepsFromPoints(arrowTable, time.Minute, "avg", []string{"score"}); err == nil {
+		t.Error("a band answer read as the score alone")
 	}
 	// The values' reader refuses the band answer, and the other way round.
 	if _, _, err := ValueStepsFromPoints(arrowTable, time.Minute, "avg"); err == nil || !strings.Contains(err.Error(), `unexpected column "expected"`) {
 		t.Errorf("the band answer read as values: %v", err)
 	}
 	values, _ := pointsTables(t, []string{"value"}, []pointsSeries{{id: 1, ts: []int64{0}, cols: [][]float64{{1}}}})
-	if _, _, err := BandStepsFromPoints(values, time.Minute, "avg"); err == nil {
+	if _, _, err := BandStepsFromPoints(values, time.Minute, "avg", names); err == nil {
 		t.Error("the values answer read as a band")
 	}
 }
@@ -319,7 +329,9 @@ func BenchmarkStepsFromPoints(b *testing.B) {
 		steps func(*firebreak.Table, time.Duration, string) (map[string]*SeriesSteps, []string, error)
 	}{
 		{"values", []string{"value"}, ValueStepsFromPoints},
-		{"bands", []string{"expected", "lower", "upper", "score"}, BandStepsFromPoints},
+		{"bands", []string{"expected", "lower", "upper", "score"}, func(t *firebreak.Table, step time.Duration, agg string) (map[string]*SeriesSteps, []string, error) {
+			return BandStepsFromPoints(t, step, agg, []string{"expected", "lower", "upper", "score"})
+		}},
 	} {
 		for _, shuffled := range []bool{false, true} {
 			shuffle := rand.New(rand.NewPCG(1, 2))

@@ -29,7 +29,8 @@ import (
 // of 100 series at one-minute resolution (144,000 points and as many
 // bands, scored by the detector stage inside `firebreak run`), through the
 // SDK's gRPC path, at a one-minute step (1,440 points a series; one wide
-// frame, a value and four band fields per series). The plugin is built
+// frame, a value and three band fields per series: expected, lower,
+// upper). The plugin is built
 // from this tree and runs in a process of its own, started as Grafana
 // starts it (pluginProcess); this process plays Grafana, decoding the
 // answer. It reports the p95 and median latency of the whole QueryData
@@ -39,11 +40,12 @@ import (
 // the frames): on a shared machine these move less with the load than
 // the latency does.
 //
-// Two cases: "cold", a data source without the step cache (what a panel
+// Three cases: "cold", a data source without the step cache (what a panel
 // costs when first opened, or with stepCacheSeconds 0), every call the same
-// range; and "refresh", a wall screen's panel refreshed every 10 s: each
-// call's range 10 s later than the last, the step cache on (the default),
-// after one call that fills it.
+// range; "cold+score", the same with withScore too (a fourth band field a
+// series, the anomaly score); and "refresh", a wall screen's panel
+// refreshed every 10 s: each call's range 10 s later than the last, the
+// step cache on (the default), after one call that fills it.
 //
 //	go test ./pkg/integration -run '^$' -bench BandPanel24h -benchtime 20x
 func BenchmarkBandPanel24h(b *testing.B) {
@@ -55,16 +57,23 @@ func BenchmarkBandPanel24h(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	cold := pluginContext("firebreak-bench-cold", noCache, nil)
 	for _, tc := range []struct {
-		name    string
-		pc      backend.PluginContext
-		refresh time.Duration // how much later each call's range is
+		name      string
+		pc        backend.PluginContext
+		refresh   time.Duration // how much later each call's range is
+		withScore bool
 	}{
-		{"cold", pluginContext("firebreak-bench-cold", noCache, nil), 0},
-		{"refresh", pluginContext("firebreak-bench-refresh", e.settingsJSON(), nil), 10 * time.Second},
+		{"cold", cold, 0, false},
+		{"cold+score", cold, 0, true},
+		{"refresh", pluginContext("firebreak-bench-refresh", e.settingsJSON(), nil), 10 * time.Second, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			q := dq("band", "metrics", `{"selector":"{__name__=\"fbbench_latency_seconds\"}","aggregation":"avg","step":"1m","withBand":true}`)
+			q := dq("band", "metrics", fmt.Sprintf(`{"selector":"{__name__=\"fbbench_latency_seconds\"}","aggregation":"avg","step":"1m","withBand":true,"withScore":%t}`, tc.withScore))
+			fieldsPerSeries := 4
+			if tc.withScore {
+				fieldsPerSeries = 5
+			}
 			q.Interval, q.MaxDataPoints = time.Minute, 1500
 			calls := 0
 			run := func() time.Duration {
@@ -82,8 +91,8 @@ func BenchmarkBandPanel24h(b *testing.B) {
 				if r.Error != nil {
 					b.Fatal(r.Error)
 				}
-				if len(r.Frames) != 1 || len(r.Frames[0].Fields) != 1+series*5 {
-					b.Fatalf("%d frames, want one wide frame of time and per series a value and four band fields", len(r.Frames))
+				if len(r.Frames) != 1 || len(r.Frames[0].Fields) != 1+series*fieldsPerSeries {
+					b.Fatalf("%d frames, want one wide frame of time and per series a value and its band fields", len(r.Frames))
 				}
 				if n := r.Frames[0].Rows(); n < points-1-calls/6 {
 					b.Fatalf("%d steps, want %d", n, points)
@@ -138,7 +147,7 @@ func BenchmarkBandPanelStatements(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bands, err := query.SeriesBandsSQL("fbbench_latency_seconds", ids, time.Minute, "avg", from, to, query.Skip{})
+	bands, err := query.SeriesBandsSQL("fbbench_latency_seconds", ids, query.BandColumns, time.Minute, "avg", from, to, query.Skip{})
 	if err != nil {
 		b.Fatal(err)
 	}

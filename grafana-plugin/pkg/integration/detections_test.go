@@ -65,9 +65,11 @@ func TestGRPCBands(t *testing.T) {
 	c := grpcPlugin(t)
 	detections(t, e)
 	resp := queryAll(t, c, e,
-		dq("band", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m","withBand":true}`),
+		dq("band", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m","withBand":true,"withScore":true}`),
 		dq("plain", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m"}`),
-		dq("count", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"count","withBand":true}`),
+		dq("count", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"count","withBand":true,"withScore":true}`),
+		dq("bandOnly", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m","withBand":true}`),
+		dq("scoreOnly", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"count","step":"1m","withScore":true}`),
 	)
 	frames := ok(t, resp, "band").Frames
 	series := `fbtest_spiky_seconds{instance="p1", service="payments"}`
@@ -90,13 +92,36 @@ func TestGRPCBands(t *testing.T) {
 	if plain := ok(t, resp, "plain").Frames; len(plain) != 1 || len(plain[0].Fields) != 2 {
 		t.Fatalf("without the band: %v, want one frame of time and value", plain)
 	}
+	// withBand alone draws the band without the score; withScore alone
+	// adds the score (a step's highest, whatever the values' aggregation).
+	for refID, want := range map[string][]string{
+		"bandOnly":  {series, series + " expected", series + " lower", series + " upper"},
+		"scoreOnly": {series, series + " score"},
+	} {
+		var got []string
+		for _, f := range ok(t, resp, refID).Frames[0].Fields[1:] {
+			got = append(got, f.Config.DisplayNameFromDS)
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("%s: fields %q, want %q", refID, got, want)
+		}
+	}
+	bandOnly := fieldsByDisplayName(ok(t, resp, "bandOnly").Frames)
+	for _, name := range []string{series + " expected", series + " lower", series + " upper"} {
+		if !reflect.DeepEqual(bandOnly[name], byName[name]) {
+			t.Fatalf("%s without the score differs from %s with it", name, name)
+		}
+	}
+	if scores := fieldsByDisplayName(ok(t, resp, "scoreOnly").Frames)[series+" score"]; !reflect.DeepEqual(scores[1], byName[series+" score"][1]) {
+		t.Fatal("the score alone (count) differs from the score with the band (max)")
+	}
 	upper := byName[series+" upper"][1]
 	if upper == nil || upper.Config.Custom["fillBelowTo"] != series+" lower" {
 		t.Fatalf("upper %v", upper)
 	}
 
 	// For an alert rule: one frame per field, the same fields.
-	q := dq("band", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m","withBand":true}`)
+	q := dq("band", "metrics", `{"selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"max","step":"1m","withBand":true,"withScore":true}`)
 	q.TimeRange, q.Interval, q.MaxDataPoints = backend.TimeRange{From: e.rangeFrom, To: e.rangeTo}, time.Minute, 1000
 	alertResp, err := c.QueryData(context.Background(), &backend.QueryDataRequest{PluginContext: pluginContext("firebreak", e.settingsJSON(), nil),
 		Headers: map[string]string{backend.FromAlertHeaderName: "true"}, Queries: []backend.DataQuery{q}})
@@ -127,7 +152,7 @@ func TestGRPCBands(t *testing.T) {
 	score := byName[series+" score"][1]
 	valueAt := map[time.Time]float64{}
 	for i := 0; i < values[0].Len(); i++ {
-		valueAt[values[0].At(i).(time.Time)] = *values[1].At(i).(*float64)
+		valueAt[values[0].At(i).(time.Time)] = *floatAt(values[1], i)
 	}
 	last := bandTimes.Len() - 1
 	if last < 10 {
@@ -137,8 +162,8 @@ func TestGRPCBands(t *testing.T) {
 	if got := bandTimes.At(last).(time.Time); !got.Equal(spikeStep) {
 		t.Fatalf("last band step %s, want the spike's %s", got, spikeStep)
 	}
-	if v := valueAt[spikeStep]; v != spikyValue || *upper.At(last).(*float64) >= v || *score.At(last).(*float64) < 0.5 {
-		t.Fatalf("spike step: value %v, upper %v, score %v", v, *upper.At(last).(*float64), *score.At(last).(*float64))
+	if v := valueAt[spikeStep]; v != spikyValue || *floatAt(upper, last) >= v || *floatAt(score, last) < 0.5 {
+		t.Fatalf("spike step: value %v, upper %v, score %v", v, *floatAt(upper, last), *floatAt(score, last))
 	}
 	inside := 0
 	for i := 0; i < last; i++ {
@@ -146,7 +171,7 @@ func TestGRPCBands(t *testing.T) {
 		if !found {
 			t.Fatalf("band step %s has no value step", bandTimes.At(i))
 		}
-		if lo, up := *lower.At(i).(*float64), *upper.At(i).(*float64); lo <= v && v <= up {
+		if lo, up := *floatAt(lower, i), *floatAt(upper, i); lo <= v && v <= up {
 			inside++
 		}
 	}
@@ -167,7 +192,7 @@ func fieldsByDisplayName(frames data.Frames) map[string][2]*data.Field {
 			var times []time.Time
 			var values []*float64
 			for i := range field.Len() {
-				if v := field.At(i).(*float64); v != nil {
+				if v := floatAt(field, i); v != nil {
 					times = append(times, f.Fields[0].At(i).(time.Time))
 					values = append(values, v)
 				}

@@ -268,7 +268,7 @@ func TestGRPCMetricsQuery(t *testing.T) {
 			t.Fatalf("value field %s labels %v", v.Name, v.Labels)
 		}
 		for i := 0; i < v.Len(); i++ {
-			if x := v.At(i).(*float64); x == nil || *x != w {
+			if x := floatAt(v, i); x == nil || *x != w {
 				t.Fatalf("%s point %d = %v, want %v", name, i, x, w)
 			}
 		}
@@ -281,8 +281,8 @@ func TestGRPCMetricsQuery(t *testing.T) {
 	var total float64
 	v := fieldByName(t, cart[0], plugin.FieldValue)
 	for i := 0; i < v.Len(); i++ {
-		total += *v.At(i).(*float64)
-		if c := *v.At(i).(*float64); c > 20 {
+		total += *floatAt(v, i)
+		if c := *floatAt(v, i); c > 20 {
 			t.Fatalf("a 5-minute step holds %v points, at most 20 at 15 s", c)
 		}
 	}

@@ -185,7 +185,7 @@ func TestBuiltPluginThroughHarness(t *testing.T) {
 		var instances []string
 		for _, field := range f.Fields[1:] {
 			instances = append(instances, field.Labels["instance"])
-			if field.Name != "value" || field.Type != "*float64" || field.Labels["service"] != "checkout" || field.Labels["__name__"] != "fbtest_requests" {
+			if field.Name != "value" || !metricsNumber(field.Type) || field.Labels["service"] != "checkout" || field.Labels["__name__"] != "fbtest_requests" {
 				t.Fatalf("metrics field: %+v", field)
 			}
 		}
@@ -198,7 +198,7 @@ func TestBuiltPluginThroughHarness(t *testing.T) {
 	t.Run("bands", func(t *testing.T) {
 		detections(t, e)
 		out := run(t, "query", "--query-type", "metrics", "--from", from, "--to", to, "--interval", "1m",
-			"--json", `{"refId":"A","selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"avg","step":"1m","withBand":true}`)
+			"--json", `{"refId":"A","selector":"{__name__=\"fbtest_spiky_seconds\"}","aggregation":"avg","step":"1m","withBand":true,"withScore":true}`)
 		// A panel gets one wide frame: time, the series' values, then its
 		// band's four fields (metrics.go, layoutWide).
 		r := out.Results["A"]
@@ -214,7 +214,7 @@ func TestBuiltPluginThroughHarness(t *testing.T) {
 			t.Fatalf("bands frame has %d fields, want time and %q", len(f.Fields), want)
 		}
 		for k, name := range want {
-			if got := f.Fields[k+1]; got.Name != name || got.Type != "*float64" || got.Labels["service"] != "payments" || got.Labels["instance"] != "p1" {
+			if got := f.Fields[k+1]; got.Name != name || !metricsNumber(got.Type) || got.Labels["service"] != "payments" || got.Labels["instance"] != "p1" {
 				t.Fatalf("bands field %d: %+v, want %s", k+1, got, name)
 			}
 		}
@@ -267,3 +267,7 @@ func TestBuiltPluginThroughHarness(t *testing.T) {
 		}
 	})
 }
+
+// metricsNumber: a metrics field is float64 when it has no null (a step
+// the series or its band lacks), *float64 when it has.
+func metricsNumber(typ string) bool { return typ == "float64" || typ == "*float64" }

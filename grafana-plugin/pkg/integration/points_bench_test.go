@@ -46,11 +46,11 @@ func BenchmarkBandPanelPoints(b *testing.B) {
 			return query.SeriesValuesSQL(metric, ids, time.Minute, "avg", from, to, query.Skip{})
 		},
 		"bands": func() (string, error) {
-			return query.SeriesBandsSQL(metric, ids, time.Minute, "avg", from, to, query.Skip{})
+			return query.SeriesBandsSQL(metric, ids, query.BandColumns, time.Minute, "avg", from, to, query.Skip{})
 		},
 		"points-values": func() (string, error) { return query.SeriesPointsSQL(metric, ids, from, to, pointsLimit, query.Skip{}) },
 		"points-bands": func() (string, error) {
-			return query.SeriesBandPointsSQL(metric, ids, from, to, pointsLimit, query.Skip{})
+			return query.SeriesBandPointsSQL(metric, ids, query.BandColumns, from, to, pointsLimit, query.Skip{})
 		},
 	} {
 		if sqls[name], err = build(); err != nil {
@@ -102,7 +102,9 @@ GROUP BY series_id`, pointsLimit, metric, strings.Join(ids, ", "), from.UnixMill
 		{"values", read(sqls["values"], perStep)},
 		{"points-values", read(sqls["points-values"], fromPoints(converters.ValueStepsFromPoints))},
 		{"bands", read(sqls["bands"], perStep)},
-		{"points-bands", read(sqls["points-bands"], fromPoints(converters.BandStepsFromPoints))},
+		{"points-bands", read(sqls["points-bands"], fromPoints(func(t *fbapi.Table, step time.Duration, agg string) (map[string]*converters.SeriesSteps, []string, error) {
+			return converters.BandStepsFromPoints(t, step, agg, query.BandColumns)
+		}))},
 		{"band-tuples", read(sqls["band-tuples"], func(t *fbapi.Table) (int, error) {
 			n := 0
 			for _, r := range t.Records {

@@ -45,7 +45,7 @@ func TestPointsStepsEqualEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bandsSQL, err := query.SeriesBandPointsSQL(m.metric, ids, m.from, m.to, pointsLimit, query.Skip{})
+		bandsSQL, err := query.SeriesBandPointsSQL(m.metric, ids, query.BandColumns, m.from, m.to, pointsLimit, query.Skip{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestPointsStepsEqualEngine(t *testing.T) {
 				if agg == "count" {
 					continue // no band
 				}
-				sql, err = query.SeriesBandsSQL(m.metric, ids, step, agg, m.from, m.to, query.Skip{})
+				sql, err = query.SeriesBandsSQL(m.metric, ids, query.BandColumns, step, agg, m.from, m.to, query.Skip{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -82,7 +82,7 @@ func TestPointsStepsEqualEngine(t *testing.T) {
 					t.Fatalf("%s: the engine has no band", name)
 				}
 				for form, table := range bandPoints {
-					got, perStep, err := converters.BandStepsFromPoints(table, step, agg)
+					got, perStep, err := converters.BandStepsFromPoints(table, step, agg, query.BandColumns)
 					if err != nil || len(perStep) != 0 {
 						t.Fatalf("%s, %s: %v; left to the engine: %v", name, form, err, perStep)
 					}

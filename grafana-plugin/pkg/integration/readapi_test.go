@@ -32,7 +32,7 @@ func TestArrowStepsEqualJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bands, err := query.SeriesBandsSQL(metric, ids, time.Minute, "max", e.rangeFrom, e.rangeTo, query.Skip{})
+		bands, err := query.SeriesBandsSQL(metric, ids, query.BandColumns, time.Minute, "max", e.rangeFrom, e.rangeTo, query.Skip{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestMetricsFramesEqualRowsPerStep(t *testing.T) {
 			}
 		}
 
-		q := dq("A", "metrics", `{"selector":"{__name__=\"`+metric+`\"}","aggregation":"avg","step":"1m","withBand":true}`)
+		q := dq("A", "metrics", `{"selector":"{__name__=\"`+metric+`\"}","aggregation":"avg","step":"1m","withBand":true,"withScore":true}`)
 		q.TimeRange = backend.TimeRange{From: e.rangeFrom, To: e.rangeTo}
 		resp, err := client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pluginContext("firebreak", e.settingsJSON(), nil), Queries: []backend.DataQuery{q}})
 		if err != nil {
@@ -198,11 +198,11 @@ func stepsFromRowsPerStep(t *testing.T, res *fbapi.Result) map[string]*converter
 func fieldSteps(times, field *data.Field) *converters.SeriesSteps {
 	s := &converters.SeriesSteps{Values: map[string][]*float64{}}
 	for i := range times.Len() {
-		if field.At(i).(*float64) == nil {
+		if floatAt(field, i) == nil {
 			continue
 		}
 		s.Times = append(s.Times, times.At(i).(time.Time).UTC())
-		s.Values[field.Name] = append(s.Values[field.Name], field.At(i).(*float64))
+		s.Values[field.Name] = append(s.Values[field.Name], floatAt(field, i))
 	}
 	return s
 }
@@ -227,7 +227,7 @@ func TestStepCacheEqualsEngine(t *testing.T) {
 	withCache, without := pluginContext("firebreak-step-cache", e.settingsJSON(), nil), pluginContext("firebreak-no-step-cache", noCache, nil)
 	run := func(pc backend.PluginContext, shift time.Duration) backend.DataResponse {
 		t.Helper()
-		q := dq("A", "metrics", `{"selector":"{__name__=~\"`+metricSpiky+`|`+metricRequests+`\"}","aggregation":"avg","step":"1m","withBand":true}`)
+		q := dq("A", "metrics", `{"selector":"{__name__=~\"`+metricSpiky+`|`+metricRequests+`\"}","aggregation":"avg","step":"1m","withBand":true,"withScore":true}`)
 		q.TimeRange = backend.TimeRange{From: e.rangeFrom.Add(shift), To: e.rangeTo.Add(shift)}
 		resp, err := c.QueryData(context.Background(), &backend.QueryDataRequest{PluginContext: pc, Queries: []backend.DataQuery{q}})
 		if err != nil {
@@ -268,4 +268,14 @@ func TestStepCacheEqualsEngine(t *testing.T) {
 			t.Fatalf("moved on by %s: with the step cache\n%s\nwithout\n%s", shift, g, w)
 		}
 	}
+}
+
+// floatAt is a number field's value at row i, nil for null: a metrics
+// field is float64 when it has no null, *float64 when it has.
+func floatAt(f *data.Field, i int) *float64 {
+	v, err := f.NullableFloatAt(i)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

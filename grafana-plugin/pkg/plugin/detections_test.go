@@ -119,7 +119,7 @@ func TestMetricsWithBand(t *testing.T) {
 // TestMetricsArrowEqualsJSON: the same answers, sent as Arrow or as JSON,
 // make the same frames.
 func TestMetricsArrowEqualsJSON(t *testing.T) {
-	model := `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`
+	model := `{"selector":"lat","aggregation":"max","step":"1m","withBand":true,"withScore":true}`
 	fromJSON := runQuery(t, &fakeAPI{sql: bandAnswers}, "metrics", model)
 	fromArrow := runQuery(t, &fakeAPI{sql: bandAnswers, arrow: true}, "metrics", model)
 	if fromJSON.Error != nil || fromArrow.Error != nil {
@@ -142,7 +142,7 @@ func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 	// One statement for the values of all series and one for their bands:
 	// each row is one series. A panel gets one wide frame: the steps of
 	// every series, then each series' value and band fields.
-	r := runQuery(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`)
+	r := runQuery(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true,"withScore":true}`)
 	if r.Error != nil {
 		t.Fatal(r.Error)
 	}
@@ -163,19 +163,19 @@ func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 		t.Fatalf("fields\n%s\nwant\n%s", strings.Join(names, "|"), want)
 	}
 	upper := wide.Fields[4]
-	if upper.Name != "upper" || upper.Len() != 2 || *upper.At(0).(*float64) != 1.5 {
+	if upper.Name != "upper" || upper.Len() != 2 || *floatAt(upper, 0) != 1.5 {
 		t.Fatalf("upper field: %v", upper)
 	}
-	if wide.Fields[5].At(1).(*float64) != nil {
+	if floatAt(wide.Fields[5], 1) != nil {
 		t.Fatal("a null score must stay null")
 	}
-	if v := wide.Fields[6]; *v.At(0).(*float64) != 3 || v.At(1).(*float64) != nil {
+	if v := wide.Fields[6]; *floatAt(v, 0) != 3 || floatAt(v, 1) != nil {
 		t.Fatalf("cart's values: %v, want 3 then null (cart has no second step)", v)
 	}
 
 	// For alerting and server-side expressions, which read one number
 	// field a frame: a frame per band field, with the same fields.
-	alert := runQueryWithHeaders(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`, map[string]string{backend.FromAlertHeaderName: "true"})
+	alert := runQueryWithHeaders(t, api, "metrics", `{"selector":"lat","aggregation":"max","step":"1m","withBand":true,"withScore":true}`, map[string]string{backend.FromAlertHeaderName: "true"})
 	if alert.Error != nil {
 		t.Fatal(alert.Error)
 	}
@@ -214,6 +214,60 @@ func testMetricsWithBand(t *testing.T, api *fakeAPI) {
 		}
 		if values && !strings.Contains(sql, "time < fromUnixTimestamp64Milli(3600000)") || !values && !strings.Contains(sql, "time <= fromUnixTimestamp64Milli(3600000)") {
 			t.Fatalf("time bounds of %s", sql)
+		}
+	}
+}
+
+// TestMetricsBandColumns: withBand alone reads and frames the band
+// without the score, withScore alone the score without the band (a step's
+// highest, whatever the values' aggregation, count too).
+func TestMetricsBandColumns(t *testing.T) {
+	columns := func(names ...string) string {
+		var b strings.Builder
+		b.WriteString(`{"columns":[{"name":"id","type":"UInt64"},{"name":"n","type":"UInt64"},{"name":"t","type":"Array(Int64)"}`)
+		for _, n := range names {
+			b.WriteString(`,{"name":"` + n + `","type":"Array(Float64)"}`)
+		}
+		b.WriteString(`],"rows":[[1,2,[60000,120000]`)
+		for range names {
+			b.WriteString(`,[0.5,0.7]`)
+		}
+		b.WriteString(`]]}`)
+		return b.String()
+	}
+	for _, tt := range []struct {
+		model, statement string
+		columns          []string
+	}{
+		{`{"selector":"lat","aggregation":"max","step":"1m","withBand":true}`,
+			"groupArray(124)(expected) AS expected, groupArray(124)(lower) AS lower, groupArray(124)(upper) AS upper\nFROM bands FINAL",
+			[]string{"expected", "lower", "upper"}},
+		{`{"selector":"lat","aggregation":"count","step":"1m","withScore":true}`,
+			"AS t,\n  groupArray(124)(score) AS score\nFROM bands FINAL",
+			[]string{"score"}},
+	} {
+		api := &fakeAPI{sql: map[string]string{
+			"(value) AS value\nFROM samples_data FINAL": columns("value"),
+			tt.statement: columns(tt.columns...),
+		}}
+		r := runQuery(t, api, "metrics", tt.model)
+		if r.Error != nil {
+			t.Fatalf("%s: %v", tt.model, r.Error)
+		}
+		var names []string
+		for _, f := range r.Frames[0].Fields[1:] {
+			names = append(names, f.Config.DisplayNameFromDS)
+		}
+		want := []string{`lat{service="checkout"}`}
+		for _, c := range tt.columns {
+			want = append(want, `lat{service="checkout"} `+c)
+		}
+		want = append(want, `lat{service="cart"}`) // no row: no steps, no band
+		if strings.Join(names, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: fields %q, want %q", tt.model, names, want)
+		}
+		if len(api.sqls) != 2 {
+			t.Errorf("%s: %d statements, want the values' and the band's points: %q", tt.model, len(api.sqls), api.sqls)
 		}
 	}
 }

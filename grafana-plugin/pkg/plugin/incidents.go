@@ -125,11 +125,11 @@ func (d *Datasource) incidentSeries(ctx context.Context, dq backend.DataQuery, q
 		series[i] = k.Series
 	}
 	const agg = "avg"
-	ranges, bands, _, err := d.fetchSteps(ctx, series, from, to, step, agg, true)
+	ranges, bands, _, err := d.fetchSteps(ctx, series, from, to, step, agg, query.BandColumns)
 	if err != nil {
 		return d.apiError(err)
 	}
-	frames, _, err := seriesFrames(series, ranges, bands, step, layout, func(i int) string {
+	frames, _, err := seriesFrames(series, ranges, bands, query.BandColumns, step, layout, func(i int) string {
 		return fmt.Sprintf("GET /api/v1/query_range?series_id=%s&step=%s&agg=%s (key series %d of incident %s)", series[i].SeriesID, step, agg, i+1, q.IncidentID)
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func TestSeriesFrame(t *testing.T) {
 	s := firebreak.Series{SeriesID: "42", MetricName: "http_requests_total", Labels: map[string]string{"service": "checkout", "code": `5"xx`}}
 	one := 1.0
 	want := `http_requests_total{code="5\"xx", service="checkout"}`
-	f := seriesFrame(displayName(s), []time.Time{time.Unix(60, 0)}, time.Minute, seriesField(s, column{name: FieldValue, values: []*float64{&one}}))
+	f := seriesFrame(displayName(s), []time.Time{time.Unix(60, 0)}, time.Minute, newSeriesFields(s).field(FieldValue, []*float64{&one}))
 	if f.Name != want || f.Fields[1].Config.DisplayNameFromDS != want {
 		t.Fatalf("name %q, display %q; want %q", f.Name, f.Fields[1].Config.DisplayNameFromDS, want)
 	}
@@ -64,12 +65,12 @@ func TestSeriesFrame(t *testing.T) {
 	}
 
 	// A band column: named after the series, styled to draw the band.
-	u := seriesField(s, column{name: FieldUpper, values: []*float64{&one}})
+	u := newSeriesFields(s).field(FieldUpper, []*float64{&one})
 	if u.Name != "upper" || u.Config.DisplayNameFromDS != want+" upper" ||
 		u.Config.Custom["fillBelowTo"] != want+" lower" || u.Labels["service"] != "checkout" {
 		t.Fatalf("upper field: %+v", u.Config)
 	}
-	sc := seriesField(s, column{name: FieldScore, values: []*float64{&one}})
+	sc := newSeriesFields(s).field(FieldScore, []*float64{&one})
 	if sc.Config.Unit != "percentunit" || *sc.Config.Max != 1 {
 		t.Fatalf("score config %+v", sc.Config)
 	}
@@ -121,7 +122,7 @@ func TestWideFrame(t *testing.T) {
 		band(at(0, 2, 4), 1, 2, 3),
 		{}, // not scored yet
 	}
-	frames, unbanded, err := seriesFrames(series, values, bands, time.Minute, layoutWide, func(i int) string { return "series " + series[i].SeriesID.String() })
+	frames, unbanded, err := seriesFrames(series, values, bands, query.BandColumns, time.Minute, layoutWide, func(i int) string { return "series " + series[i].SeriesID.String() })
 	if err != nil || len(frames) != 1 || unbanded != 1 {
 		t.Fatalf("%d frames, %d unbanded, %v; want one frame, one series without a band", len(frames), unbanded, err)
 	}
@@ -143,7 +144,7 @@ func TestWideFrame(t *testing.T) {
 	render := func(f *data.Field) string {
 		var parts []string
 		for i := range f.Len() {
-			if v := f.At(i).(*float64); v != nil {
+			if v := floatAt(f, i); v != nil {
 				parts = append(parts, strconv.FormatFloat(*v, 'g', -1, 64))
 			} else {
 				parts = append(parts, "null")
@@ -167,7 +168,7 @@ func TestWideFrame(t *testing.T) {
 	}
 
 	// Alerting's layout: the same fields, a frame each, on the series' own steps.
-	perField, _, err := seriesFrames(series, values, bands, time.Minute, layoutFramePerField, func(i int) string { return "" })
+	perField, _, err := seriesFrames(series, values, bands, query.BandColumns, time.Minute, layoutFramePerField, func(i int) string { return "" })
 	if err != nil || len(perField) != 3+4+4 {
 		t.Fatalf("%d frames, %v", len(perField), err)
 	}
@@ -178,6 +179,18 @@ func TestWideFrame(t *testing.T) {
 	}
 	if render(perField[6].Fields[1]) != `m{i="b"} expected: 1 2 3` {
 		t.Fatalf("alerting band field %s", render(perField[6].Fields[1]))
+	}
+
+	// A column on every step of the frame without a null is a plain float64
+	// field; one with a null (a or b here) stays nullable.
+	plain, _, err := seriesFrames(series[2:], values[2:], nil, nil, time.Minute, layoutWide, func(int) string { return "" })
+	if err != nil || plain[0].Fields[1].Type() != data.FieldTypeFloat64 || render(plain[0].Fields[1]) != `m{i="c"}: 5 6 7 8` {
+		t.Fatalf("a series without gaps: %v, %v", plain[0].Fields[1].Type(), err)
+	}
+	for _, f := range wide.Fields[1:] {
+		if f.Type() != data.FieldTypeNullableFloat64 {
+			t.Fatalf("%s: %v, want nullable (it has a null)", f.Config.DisplayNameFromDS, f.Type())
+		}
 	}
 }
 
@@ -198,14 +211,16 @@ func TestLayoutFor(t *testing.T) {
 	}
 }
 
-// BenchmarkBandFrames measures what the SDK does with the band panel's
-// frames (100 series × 1,441 steps with their bands): encoding them in
-// the plugin (Frames.MarshalArrow) and decoding them on Grafana's side
-// (data.UnmarshalArrowFrames), for each band layout.
+// BenchmarkBandFrames measures the band panel's frames (100 series ×
+// 1,441 steps, each band starting 30 steps later, after the detector's
+// learning, as in BenchmarkBandPanel24h): building them in the plugin
+// (seriesFrames), the SDK's encoding of them (Frames.MarshalArrow) and
+// its decoding on Grafana's side (data.UnmarshalArrowFrames), for each
+// band layout.
 //
 //	go test ./pkg/plugin -run '^$' -bench BandFrames -benchmem
 func BenchmarkBandFrames(b *testing.B) {
-	const nSeries, steps = 100, 1441
+	const nSeries, steps, learning = 100, 1441, 30
 	series := make([]firebreak.Series, nSeries)
 	values := make([]*converters.SeriesSteps, nSeries)
 	bands := make([]*converters.SeriesSteps, nSeries)
@@ -221,23 +236,33 @@ func BenchmarkBandFrames(b *testing.B) {
 			column[i] = &numbers[i]
 		}
 		values[k] = &converters.SeriesSteps{Times: times, Values: map[string][]*float64{FieldValue: column}}
-		bands[k] = &converters.SeriesSteps{Times: times, Values: map[string][]*float64{}}
+		bands[k] = &converters.SeriesSteps{Times: slices.Clone(times[learning:]), Values: map[string][]*float64{}}
 		for _, name := range query.BandColumns {
-			bands[k].Values[name] = column
+			bands[k].Values[name] = slices.Clone(column[learning:])
 		}
 	}
 	for _, layout := range []struct {
 		name   string
 		layout frameLayout
 	}{{"frame per field", layoutFramePerField}, {"wide", layoutWide}} {
-		frames, _, err := seriesFrames(series, values, bands, time.Minute, layout.layout, func(int) string { return "" })
-		if err != nil {
-			b.Fatal(err)
+		build := func() data.Frames {
+			frames, _, err := seriesFrames(series, values, bands, query.BandColumns, time.Minute, layout.layout, func(int) string { return "" })
+			if err != nil {
+				b.Fatal(err)
+			}
+			return frames
 		}
+		frames := build()
 		encoded, err := frames.MarshalArrow()
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.Run(layout.name+"/build", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				build()
+			}
+		})
 		b.Run(layout.name+"/encode", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -255,4 +280,14 @@ func BenchmarkBandFrames(b *testing.B) {
 			}
 		})
 	}
+}
+
+// floatAt is a number field's value at row i, nil for null: a metrics
+// field is float64 when it has no null, *float64 when it has.
+func floatAt(f *data.Field, i int) *float64 {
+	v, err := f.NullableFloatAt(i)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

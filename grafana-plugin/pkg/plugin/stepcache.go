@@ -42,7 +42,7 @@ const maxCachedValues = 4_000_000
 
 // stepKey names one series' steps of one table at one step and aggregation.
 type stepKey struct {
-	table    string // "values" or "bands"
+	table    string // "values", or "bands(…)" and the band columns read
 	seriesID string
 	step     time.Duration
 	agg      string

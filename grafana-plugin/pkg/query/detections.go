@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,37 @@ var bandAggregations = map[string]string{
 	"last": "argMax(%s, time)", "first": "argMin(%s, time)",
 }
 
-// BandColumns are the columns BandsSQL returns after t, in order.
+// BandColumns are the columns BandsSQL returns after t, in order: the
+// band (expected, lower, upper) and the anomaly score.
 var BandColumns = []string{"expected", "lower", "upper", "score"}
+
+// bandSelect checks columns (some of BandColumns, in their order, each
+// once) and returns each column's aggregation per step by agg: the band
+// follows the values, the score is always the step's worst (max).
+func bandSelect(columns []string, agg string) ([]string, error) {
+	if len(columns) == 0 {
+		return nil, fmt.Errorf("no band column: ask for some of %s", strings.Join(BandColumns, ", "))
+	}
+	out := make([]string, len(columns))
+	next := 0 // columns must follow BandColumns' order
+	for i, c := range columns {
+		k := slices.Index(BandColumns[next:], c)
+		if k < 0 {
+			return nil, fmt.Errorf("band column %q is not one of %s, in that order, each once", c, strings.Join(BandColumns, ", "))
+		}
+		next += k + 1
+		if c == "score" {
+			out[i] = "max(score)"
+			continue
+		}
+		f, ok := bandAggregations[agg]
+		if !ok {
+			return nil, fmt.Errorf("no band for aggregation %q", agg)
+		}
+		out[i] = fmt.Sprintf(f, c)
+	}
+	return out, nil
+}
 
 // BandsSQL selects one series' band per step: t (the step's start in Unix
 // milliseconds, aligned as /api/v1/query_range aligns its buckets), then
@@ -187,28 +217,31 @@ GROUP BY id ORDER BY id`, stepMs, f, macros.Quote(metric), in, from.UnixMilli(),
 }
 
 // SeriesBandsSQL is BandsSQL for several series of one metric, shaped as
-// SeriesValuesSQL: id, t, then BandColumns, each an array aligned with t;
-// within [from, to].
-func SeriesBandsSQL(metric string, ids []string, step time.Duration, agg string, from, to time.Time, skip Skip) (string, error) {
-	f, ok := bandAggregations[agg]
-	if !ok {
-		return "", fmt.Errorf("no band for aggregation %q", agg)
+// SeriesValuesSQL: id, t, then columns (some of BandColumns), each an
+// array aligned with t; within [from, to].
+func SeriesBandsSQL(metric string, ids, columns []string, step time.Duration, agg string, from, to time.Time, skip Skip) (string, error) {
+	aggs, err := bandSelect(columns, agg)
+	if err != nil {
+		return "", err
 	}
 	in, stepMs, err := batchArgs(ids, step)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf(`SELECT id, groupArray(step_start) AS t, groupArray(step_expected) AS expected, groupArray(step_lower) AS lower,
-  groupArray(step_upper) AS upper, groupArray(step_score) AS score
+	outer, inner := make([]string, len(columns)), make([]string, len(columns))
+	for i, c := range columns {
+		outer[i] = "groupArray(step_" + c + ") AS " + c
+		inner[i] = aggs[i] + " AS step_" + c
+	}
+	return fmt.Sprintf(`SELECT id, groupArray(step_start) AS t, %[2]s
 FROM (
-  SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS step_start,
-    %[2]s AS step_expected, %[3]s AS step_lower, %[4]s AS step_upper, max(score) AS step_score
+  SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS step_start, %[3]s
   FROM bands FINAL
-  WHERE metric_name = %[5]s AND series_id IN (%[6]s) AND learning = 0
-    AND time >= fromUnixTimestamp64Milli(%[7]d) AND time <= fromUnixTimestamp64Milli(%[8]d)%[9]s
+  WHERE metric_name = %[4]s AND series_id IN (%[5]s) AND learning = 0
+    AND time >= fromUnixTimestamp64Milli(%[6]d) AND time <= fromUnixTimestamp64Milli(%[7]d)%[8]s
   GROUP BY series_id, step_start
 )
-GROUP BY id ORDER BY id`, stepMs, fmt.Sprintf(f, "expected"), fmt.Sprintf(f, "lower"), fmt.Sprintf(f, "upper"),
+GROUP BY id ORDER BY id`, stepMs, strings.Join(outer, ", "), strings.Join(inner, ", "),
 		macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli(), skip.sql()), nil
 }
 
@@ -279,19 +312,26 @@ GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.U
 
 // SeriesBandPointsSQL is SeriesPointsSQL for the bands (as SeriesBandsSQL
 // reads them: scored points, not learning ones, within [from, to]): id, n,
-// t, then BandColumns, at most maxPoints each; for
+// t, then columns (some of BandColumns), at most maxPoints each; for
 // converters.BandStepsFromPoints.
-func SeriesBandPointsSQL(metric string, ids []string, from, to time.Time, maxPoints int, skip Skip) (string, error) {
+func SeriesBandPointsSQL(metric string, ids, columns []string, from, to time.Time, maxPoints int, skip Skip) (string, error) {
+	if _, err := bandSelect(columns, "avg"); err != nil {
+		return "", err
+	}
 	in, err := pointsArgs(ids, maxPoints)
 	if err != nil {
 		return "", err
 	}
+	arrays := make([]string, len(columns))
+	for i, c := range columns {
+		arrays[i] = fmt.Sprintf("groupArray(%d)(%s) AS %s", maxPoints, c, c)
+	}
 	return fmt.Sprintf(`SELECT series_id AS id, count() AS n, groupArray(%[1]d)(toUnixTimestamp64Milli(time)) AS t,
-  groupArray(%[1]d)(expected) AS expected, groupArray(%[1]d)(lower) AS lower, groupArray(%[1]d)(upper) AS upper, groupArray(%[1]d)(score) AS score
+  %[2]s
 FROM bands FINAL
-WHERE metric_name = %[2]s AND series_id IN (%[3]s) AND learning = 0
-  AND time >= fromUnixTimestamp64Milli(%[4]d) AND time <= fromUnixTimestamp64Milli(%[5]d)%[6]s
-GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli(), skip.sql()), nil
+WHERE metric_name = %[3]s AND series_id IN (%[4]s) AND learning = 0
+  AND time >= fromUnixTimestamp64Milli(%[5]d) AND time <= fromUnixTimestamp64Milli(%[6]d)%[7]s
+GROUP BY series_id`, maxPoints, strings.Join(arrays, ", "), macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli(), skip.sql()), nil
 }
 
 // pointsArgs checks the series ids as batchArgs does, and the points'

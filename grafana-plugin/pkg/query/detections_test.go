@@ -117,7 +117,7 @@ func TestSeriesSQL(t *testing.T) {
 			t.Errorf("values SQL lacks %q:\n%s", want, v)
 		}
 	}
-	b, err := SeriesBandsSQL("m", []string{"7"}, time.Minute, "avg", from, to, Skip{})
+	b, err := SeriesBandsSQL("m", []string{"7"}, BandColumns, time.Minute, "avg", from, to, Skip{})
 	if err != nil || !strings.Contains(b, "avg(upper) AS step_upper") || !strings.Contains(b, "groupArray(step_score) AS score") || !strings.Contains(b, "learning = 0") || !strings.Contains(b, "time <= fromUnixTimestamp64Milli(3600000)") {
 		t.Fatalf("bands SQL %v:\n%s", err, b)
 	}
@@ -134,7 +134,21 @@ func TestSeriesSQL(t *testing.T) {
 			t.Errorf("%v %s: %v, want %q", bad.ids, bad.agg, err, bad.msg)
 		}
 	}
-	if _, err := SeriesBandsSQL("m", []string{"1"}, time.Minute, "count", from, to, Skip{}); err == nil {
+	if _, err := SeriesBandsSQL("m", []string{"1"}, BandColumns, time.Minute, "count", from, to, Skip{}); err == nil {
 		t.Error("a count has no band")
+	}
+	// The score alone: its step's highest, with any aggregation.
+	score, err := SeriesBandsSQL("m", []string{"1"}, []string{"score"}, time.Minute, "count", from, to, Skip{})
+	if err != nil || !strings.Contains(score, "SELECT id, groupArray(step_start) AS t, groupArray(step_score) AS score\n") ||
+		!strings.Contains(score, "max(score) AS step_score\n") || strings.Contains(score, "expected") {
+		t.Fatalf("score SQL %v:\n%s", err, score)
+	}
+	for _, bad := range [][]string{nil, {"value"}, {"score", "expected"}, {"lower", "lower"}, {"expected; DROP TABLE bands"}} {
+		if _, err := SeriesBandsSQL("m", []string{"1"}, bad, time.Minute, "avg", from, to, Skip{}); err == nil {
+			t.Errorf("band columns %q: no error", bad)
+		}
+		if _, err := SeriesBandPointsSQL("m", []string{"1"}, bad, from, to, 10, Skip{}); err == nil {
+			t.Errorf("band point columns %q: no error", bad)
+		}
 	}
 }

@@ -24,7 +24,7 @@ func TestSeriesPointsSQL(t *testing.T) {
 	if strings.Contains(v, "intDiv") || strings.Contains(v, "step") {
 		t.Errorf("points SQL aggregates per step:\n%s", v)
 	}
-	b, err := SeriesBandPointsSQL("m", []string{"7"}, from, to, 5, Skip{})
+	b, err := SeriesBandPointsSQL("m", []string{"7"}, BandColumns, from, to, 5, Skip{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,10 @@ func TestSeriesPointsSQL(t *testing.T) {
 		{nil, 10, "no series"},
 		{[]string{"1"}, 0, "must be at least 1"},
 	} {
-		for _, sql := range []func(string, []string, time.Time, time.Time, int, Skip) (string, error){SeriesPointsSQL, SeriesBandPointsSQL} {
+		bandPoints := func(metric string, ids []string, from, to time.Time, max int, skip Skip) (string, error) {
+			return SeriesBandPointsSQL(metric, ids, BandColumns, from, to, max, skip)
+		}
+		for _, sql := range []func(string, []string, time.Time, time.Time, int, Skip) (string, error){SeriesPointsSQL, bandPoints} {
 			if _, err := sql("m", bad.ids, from, to, bad.max, Skip{}); err == nil || !strings.Contains(err.Error(), bad.msg) {
 				t.Errorf("%v, %d points: %v, want %q", bad.ids, bad.max, err, bad.msg)
 			}
@@ -62,10 +65,12 @@ func TestSkip(t *testing.T) {
 			return SeriesValuesSQL("m", []string{"1"}, time.Minute, "avg", from, to, s)
 		},
 		"bands": func(s Skip) (string, error) {
-			return SeriesBandsSQL("m", []string{"1"}, time.Minute, "avg", from, to, s)
+			return SeriesBandsSQL("m", []string{"1"}, BandColumns, time.Minute, "avg", from, to, s)
 		},
 		"value points": func(s Skip) (string, error) { return SeriesPointsSQL("m", []string{"1"}, from, to, 10, s) },
-		"band points":  func(s Skip) (string, error) { return SeriesBandPointsSQL("m", []string{"1"}, from, to, 10, s) },
+		"band points": func(s Skip) (string, error) {
+			return SeriesBandPointsSQL("m", []string{"1"}, BandColumns, from, to, 10, s)
+		},
 	} {
 		with, err := build(skip)
 		if err != nil || !strings.Contains(with, want) {

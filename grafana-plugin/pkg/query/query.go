@@ -80,9 +80,12 @@ type Model struct {
 	Selector    string `json:"selector,omitempty"`
 	Aggregation string `json:"aggregation,omitempty"`
 	Step        string `json:"step,omitempty"`
-	// WithBand adds each series' band (expected, lower, upper) and anomaly
-	// score from the bands table, aggregated per step like the values.
+	// WithBand adds each series' band (expected, lower, upper) from the
+	// bands table, aggregated per step like the values.
 	WithBand bool `json:"withBand,omitempty"`
+	// WithScore adds each series' anomaly score per step (the step's
+	// highest), with or without the band.
+	WithScore bool `json:"withScore,omitempty"`
 
 	// anomalies and alerts
 	Kinds []string `json:"kinds,omitempty"`
@@ -200,6 +203,20 @@ func (q *Query) checkSQL() error {
 		return fmt.Errorf("the SQL query is empty")
 	}
 	return q.checkFormat(FormatTable, FormatTimeSeries)
+}
+
+// Bands is what a metrics query reads of the bands table, in
+// BandColumns' order: the band with withBand, the score with withScore;
+// nil with neither.
+func (q Query) Bands() []string {
+	var out []string
+	if q.WithBand {
+		out = append(out, "expected", "lower", "upper")
+	}
+	if q.WithScore {
+		out = append(out, "score")
+	}
+	return out
 }
 
 func (q *Query) checkMetrics() error {

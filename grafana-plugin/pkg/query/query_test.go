@@ -34,6 +34,8 @@ func TestParse(t *testing.T) {
 		{name: "metrics with band", json: `{"queryType":"metrics","selector":"up","aggregation":"max","withBand":true}`,
 			want: Query{Model: Model{QueryType: TypeMetrics, Selector: "up", Aggregation: "max", WithBand: true}}},
 		{name: "band of a count", json: `{"queryType":"metrics","selector":"up","aggregation":"count","withBand":true}`, wantErr: "a band has no count"},
+		{name: "score of a count", json: `{"queryType":"metrics","selector":"up","aggregation":"count","withScore":true}`,
+			want: Query{Model: Model{QueryType: TypeMetrics, Selector: "up", Aggregation: "count", WithScore: true}}},
 		{name: "anomalies defaults", json: `{"queryType":"anomalies"}`,
 			want: Query{Model: Model{QueryType: TypeAnomalies, Format: FormatTable, Limit: DefaultLimit}}},
 		{name: "anomalies filters", json: `{"queryType":"anomalies","kinds":["anomaly","predictive"],"service":" cart, checkout ,","minScore":0.5,"state":"open","format":"annotations","limit":50}`,
@@ -79,3 +81,20 @@ func TestParse(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestBands: what a metrics query reads of the bands table.
+func TestBands(t *testing.T) {
+	for _, tt := range []struct {
+		band, score bool
+		want        []string
+	}{
+		{false, false, nil},
+		{true, false, []string{"expected", "lower", "upper"}},
+		{false, true, []string{"score"}},
+		{true, true, BandColumns},
+	} {
+		if got := (Query{Model: Model{WithBand: tt.band, WithScore: tt.score}}).Bands(); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("withBand %v, withScore %v: %q, want %q", tt.band, tt.score, got, tt.want)
+		}
+	}
+}

@@ -75,9 +75,14 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalled();
   });
 
-  it('offers no band for a count', () => {
-    setup({ queryType: QueryType.Metrics, selector: 'up', aggregation: 'count' });
+  it('offers no band for a count, and the score with any aggregation', () => {
+    const { onChange } = setup({ queryType: QueryType.Metrics, selector: 'up', aggregation: 'count' });
     expect(screen.getByLabelText('Band')).toBeDisabled();
+    const score = screen.getByLabelText('Score');
+    expect(score).toBeEnabled();
+    fireEvent.click(score);
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ withScore: true }));
+    expect(onChange.mock.lastCall[0]).not.toHaveProperty('withBand');
   });
 
   it('edits the filters and format of an anomalies query', () => {

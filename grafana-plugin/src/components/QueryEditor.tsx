@@ -212,13 +212,26 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
               label="Band"
               labelWidth={10}
               disabled={query.aggregation === 'count'}
-              tooltip='Adds the detector&apos;s expected value, band and anomaly score per series, as fields "<series> expected", "<series> lower", "<series> upper" and "<series> score" (not with count)'
+              tooltip='Adds the detector&apos;s expected value and band per series, as fields "<series> expected", "<series> lower" and "<series> upper" (not with count)'
             >
               <InlineSwitch
                 id="query-editor-band"
                 value={query.withBand ?? false}
                 onChange={(e: React.FormEvent<HTMLInputElement>) =>
                   set({ withBand: e.currentTarget.checked || undefined }, true)
+                }
+              />
+            </InlineField>
+            <InlineField
+              label="Score"
+              labelWidth={10}
+              tooltip='Adds the detector&apos;s anomaly score per series (0 … 1, the step&apos;s highest, on its own axis), as a field "<series> score"'
+            >
+              <InlineSwitch
+                id="query-editor-score"
+                value={query.withScore ?? false}
+                onChange={(e: React.FormEvent<HTMLInputElement>) =>
+                  set({ withScore: e.currentTarget.checked || undefined }, true)
                 }
               />
             </InlineField>
