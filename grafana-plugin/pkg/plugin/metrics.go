@@ -182,7 +182,8 @@ func seriesFrames(series []firebreak.Series, values, bands []*converters.SeriesS
 // column usually lies on the frame's times as it is; only a series or
 // band missing steps gets a column with nulls. The series' fields are
 // built on every core at once: for the band panel (100 series × 1,441
-// steps, 500 fields) that is a step of its own on the way to Grafana.
+// steps, 400 or 500 fields) that is a step of its own on the way to
+// Grafana.
 func wideFrame(series []firebreak.Series, values, bands []*converters.SeriesSteps, columns []string, step time.Duration,
 	executed func(i int) string) *data.Frame {
 	steps := make([]*converters.SeriesSteps, 0, 2*len(values))
