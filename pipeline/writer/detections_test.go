@@ -412,10 +412,12 @@ func TestBandsEncoderDoesNotAllocatePerRow(t *testing.T) {
 		enc.Reset()
 	}
 	batch()
-	// (Blocks, once per batch, boxes each column: a dozen allocations
-	// however many rows.)
-	if a := testing.AllocsPerRun(10, batch); a != 0 {
-		t.Fatalf("%v allocations per batch of %d rows", a, 200*50)
+	// A row that allocated would show as 10,000 allocations a batch. The
+	// count is the whole process's, and goroutines other tests of this
+	// package leave running (readers winding down) allocate now and then
+	// (CI once saw 1 a batch over 10 batches), so a few are tolerated.
+	if a := testing.AllocsPerRun(50, batch); a >= 10 {
+		t.Fatalf("%v allocations per batch of %d rows: a row allocates", a, 200*50)
 	}
 }
 
