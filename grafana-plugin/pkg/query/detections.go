@@ -25,25 +25,38 @@ var bandAggregations = map[string]string{
 	"last": "argMax(%s, time)", "first": "argMin(%s, time)",
 }
 
-// BandColumns are the columns BandsSQL returns after t, in order: the
-// band (expected, lower, upper) and the anomaly score.
+// BandColumns are the columns of the bands table a metrics query can
+// read, in order: the band (expected, lower, upper) and the anomaly score.
+// Points scored while the baseline was still learning are left out: their
+// band is the point itself.
 var BandColumns = []string{"expected", "lower", "upper", "score"}
 
-// bandSelect checks columns (some of BandColumns, in their order, each
-// once) and returns each column's aggregation per step by agg: the band
-// follows the values, the score is always the step's worst (max).
-func bandSelect(columns []string, agg string) ([]string, error) {
+// checkBandColumns checks that columns are some of BandColumns, in their
+// order, each once.
+func checkBandColumns(columns []string) error {
 	if len(columns) == 0 {
-		return nil, fmt.Errorf("no band column: ask for some of %s", strings.Join(BandColumns, ", "))
+		return fmt.Errorf("no band column: ask for some of %s", strings.Join(BandColumns, ", "))
 	}
-	out := make([]string, len(columns))
-	next := 0 // columns must follow BandColumns' order
-	for i, c := range columns {
+	next := 0
+	for _, c := range columns {
 		k := slices.Index(BandColumns[next:], c)
 		if k < 0 {
-			return nil, fmt.Errorf("band column %q is not one of %s, in that order, each once", c, strings.Join(BandColumns, ", "))
+			return fmt.Errorf("band column %q is not one of %s, in that order, each once", c, strings.Join(BandColumns, ", "))
 		}
 		next += k + 1
+	}
+	return nil
+}
+
+// bandSelect checks columns and returns each column's aggregation per step
+// by agg: the band follows the values, the score is always the step's
+// worst (max).
+func bandSelect(columns []string, agg string) ([]string, error) {
+	if err := checkBandColumns(columns); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(columns))
+	for i, c := range columns {
 		if c == "score" {
 			out[i] = "max(score)"
 			continue
@@ -55,30 +68,6 @@ func bandSelect(columns []string, agg string) ([]string, error) {
 		out[i] = fmt.Sprintf(f, c)
 	}
 	return out, nil
-}
-
-// BandsSQL selects one series' band per step: t (the step's start in Unix
-// milliseconds, aligned as /api/v1/query_range aligns its buckets), then
-// BandColumns. Points scored while the baseline was still learning are left
-// out: their band is the point itself.
-func BandsSQL(metric, seriesID string, step time.Duration, agg string) (string, error) {
-	id, err := strconv.ParseUint(seriesID, 10, 64)
-	if err != nil {
-		return "", fmt.Errorf("series id %q is not an unsigned 64-bit integer", seriesID)
-	}
-	f, ok := bandAggregations[agg]
-	if !ok {
-		return "", fmt.Errorf("no band for aggregation %q", agg)
-	}
-	stepMs := step.Milliseconds()
-	if stepMs < 1 {
-		return "", fmt.Errorf("step %s is below 1ms", step)
-	}
-	col := func(name string) string { return fmt.Sprintf(f, name) + " AS " + name }
-	return fmt.Sprintf(`SELECT intDiv(toUnixTimestamp64Milli(time), %[1]d) * %[1]d AS t, %[2]s, %[3]s, %[4]s, max(score) AS score
-FROM bands FINAL
-WHERE metric_name = %[5]s AND series_id = %[6]d AND learning = 0 AND $__timeFilter(time)
-GROUP BY t ORDER BY t`, stepMs, col("expected"), col("lower"), col("upper"), macros.Quote(metric), id), nil
 }
 
 // AnomalyColumns are the columns AnomaliesSQL returns, in order.
@@ -216,7 +205,8 @@ FROM (
 GROUP BY id ORDER BY id`, stepMs, f, macros.Quote(metric), in, from.UnixMilli(), to.UnixMilli(), skip.sql()), nil
 }
 
-// SeriesBandsSQL is BandsSQL for several series of one metric, shaped as
+// SeriesBandsSQL selects several series' bands of one metric per step
+// (steps aligned as /api/v1/query_range aligns its buckets), shaped as
 // SeriesValuesSQL: id, t, then columns (some of BandColumns), each an
 // array aligned with t; within [from, to].
 func SeriesBandsSQL(metric string, ids, columns []string, step time.Duration, agg string, from, to time.Time, skip Skip) (string, error) {
@@ -315,7 +305,7 @@ GROUP BY series_id`, maxPoints, macros.Quote(metric), in, from.UnixMilli(), to.U
 // t, then columns (some of BandColumns), at most maxPoints each; for
 // converters.BandStepsFromPoints.
 func SeriesBandPointsSQL(metric string, ids, columns []string, from, to time.Time, maxPoints int, skip Skip) (string, error) {
-	if _, err := bandSelect(columns, "avg"); err != nil {
+	if err := checkBandColumns(columns); err != nil {
 		return "", err
 	}
 	in, err := pointsArgs(ids, maxPoints)

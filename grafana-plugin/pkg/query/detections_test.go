@@ -20,7 +20,8 @@ func parse(t *testing.T, model string) Query {
 // oneLine folds whitespace so expectations read as one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func TestBandsSQL(t *testing.T) {
+func TestSeriesBandsSQLStatement(t *testing.T) {
+	from, to := time.UnixMilli(0), time.UnixMilli(3_600_000)
 	tests := []struct {
 		name, metric, id string
 		step             time.Duration
@@ -28,18 +29,22 @@ func TestBandsSQL(t *testing.T) {
 		wantErr          string
 	}{
 		{name: "avg per minute", metric: "http_requests_total", id: "42", step: time.Minute, agg: "avg",
-			want: "SELECT intDiv(toUnixTimestamp64Milli(time), 60000) * 60000 AS t, avg(expected) AS expected, avg(lower) AS lower, avg(upper) AS upper, max(score) AS score " +
-				"FROM bands FINAL WHERE metric_name = 'http_requests_total' AND series_id = 42 AND learning = 0 AND $__timeFilter(time) GROUP BY t ORDER BY t"},
+			want: "SELECT id, groupArray(step_start) AS t, groupArray(step_expected) AS expected, groupArray(step_lower) AS lower, groupArray(step_upper) AS upper, groupArray(step_score) AS score FROM ( " +
+				"SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), 60000) * 60000 AS step_start, avg(expected) AS step_expected, avg(lower) AS step_lower, avg(upper) AS step_upper, max(score) AS step_score " +
+				"FROM bands FINAL WHERE metric_name = 'http_requests_total' AND series_id IN (42) AND learning = 0 AND time >= fromUnixTimestamp64Milli(0) AND time <= fromUnixTimestamp64Milli(3600000) " +
+				"GROUP BY series_id, step_start ) GROUP BY id ORDER BY id"},
 		{name: "last follows time, metric quoted", metric: `it's\`, id: "18446744073709551615", step: 1500 * time.Millisecond, agg: "last",
-			want: "SELECT intDiv(toUnixTimestamp64Milli(time), 1500) * 1500 AS t, argMax(expected, time) AS expected, argMax(lower, time) AS lower, argMax(upper, time) AS upper, max(score) AS score " +
-				`FROM bands FINAL WHERE metric_name = 'it\'s\\' AND series_id = 18446744073709551615 AND learning = 0 AND $__timeFilter(time) GROUP BY t ORDER BY t`},
+			want: "SELECT id, groupArray(step_start) AS t, groupArray(step_expected) AS expected, groupArray(step_lower) AS lower, groupArray(step_upper) AS upper, groupArray(step_score) AS score FROM ( " +
+				"SELECT series_id AS id, intDiv(toUnixTimestamp64Milli(time), 1500) * 1500 AS step_start, argMax(expected, time) AS step_expected, argMax(lower, time) AS step_lower, argMax(upper, time) AS step_upper, max(score) AS step_score " +
+				`FROM bands FINAL WHERE metric_name = 'it\'s\\' AND series_id IN (18446744073709551615) AND learning = 0 AND time >= fromUnixTimestamp64Milli(0) AND time <= fromUnixTimestamp64Milli(3600000) ` +
+				"GROUP BY series_id, step_start ) GROUP BY id ORDER BY id"},
 		{name: "series id must be a number", metric: "m", id: "1 OR 1=1", step: time.Minute, agg: "avg", wantErr: "not an unsigned 64-bit integer"},
 		{name: "no band of a count", metric: "m", id: "1", step: time.Minute, agg: "count", wantErr: `no band for aggregation "count"`},
 		{name: "step below 1ms", metric: "m", id: "1", step: time.Microsecond, agg: "avg", wantErr: "below 1ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := BandsSQL(tt.metric, tt.id, tt.step, tt.agg)
+			got, err := SeriesBandsSQL(tt.metric, []string{tt.id}, BandColumns, tt.step, tt.agg, from, to, Skip{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want %q", err, tt.wantErr)
@@ -50,7 +55,7 @@ func TestBandsSQL(t *testing.T) {
 				t.Fatal(err)
 			}
 			if oneLine(got) != tt.want {
-				t.Fatalf("BandsSQL() =\n%s\nwant\n%s", oneLine(got), tt.want)
+				t.Fatalf("SeriesBandsSQL() =\n%s\nwant\n%s", oneLine(got), tt.want)
 			}
 		})
 	}
