@@ -298,11 +298,13 @@ func (s *Server) accept(ctx context.Context, l net.Listener, p *pipeline, conns 
 		if s.closed || len(s.conns) >= s.cfg.MaxConnections {
 			full := !s.closed
 			s.mu.Unlock()
-			c.Close()
+			// Counted before the close, so whoever sees the connection
+			// refused also sees it counted.
 			if full {
 				s.metrics.Rejected.WithLabelValues(source, "too_many_connections").Inc()
 				s.log.Warn("syslog: connection refused, too many open", "peer", c.RemoteAddr().String(), "max", s.cfg.MaxConnections)
 			}
+			c.Close()
 			continue
 		}
 		s.conns[c] = struct{}{}
